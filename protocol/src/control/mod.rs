@@ -1,0 +1,1 @@
+//! Control-plane messages (filled in by the control work).

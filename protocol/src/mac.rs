@@ -1,0 +1,1 @@
+//! MAC (in progress).

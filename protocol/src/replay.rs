@@ -1,0 +1,1 @@
+//! Replay window (in progress).

@@ -1,0 +1,1 @@
+//! Link emulator core (in progress).
