@@ -4,7 +4,9 @@ use std::fmt;
 
 /// A tunnel session, chosen by the proxy that admits it. Zero is never a valid id, so a
 /// zeroed buffer can never pass for a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct SessionId(pub u32);
 
 impl fmt::Display for SessionId {

@@ -35,7 +35,10 @@ impl Micros {
 impl Add<Duration> for Micros {
     type Output = Micros;
     fn add(self, rhs: Duration) -> Micros {
-        Micros(self.0.saturating_add(rhs.as_micros().min(u64::MAX as u128) as u64))
+        Micros(
+            self.0
+                .saturating_add(rhs.as_micros().min(u64::MAX as u128) as u64),
+        )
     }
 }
 
