@@ -7,7 +7,9 @@
 //! What it is not: it holds no actors (those live in `lightspeed-actors`) and no game-facing
 //! code (that is `lightspeed-edge`). Wire formats come from `lightspeed-protocol`.
 //!
-//! Layout: this crate is filled in by the tunnel and mesh work (see `docs/architecture.md`);
-//! today it only fixes its place in the workspace.
+//! Layout:
+//! - [`dataplane`]: the packet path (counters, session table, batched I/O, forwarding loops).
 
 #![forbid(unsafe_code)]
+
+pub mod dataplane;

@@ -32,10 +32,14 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Elements(1));
         let mut buf = vec![0u8; MAX_PACKET_LEN];
         buf[HEADER_LEN..HEADER_LEN + size].fill(0xab);
-        group.bench_with_input(BenchmarkId::new("seal_in_place", size), &size, |b, &size| {
-            let h = header();
-            b.iter(|| header::seal_in_place(black_box(&h), &key, &mut buf, size).unwrap())
-        });
+        group.bench_with_input(
+            BenchmarkId::new("seal_in_place", size),
+            &size,
+            |b, &size| {
+                let h = header();
+                b.iter(|| header::seal_in_place(black_box(&h), &key, &mut buf, size).unwrap())
+            },
+        );
         let n = header::seal_in_place(&header(), &key, &mut buf, size).unwrap();
         let packet = buf[..n].to_vec();
         group.bench_with_input(BenchmarkId::new("parse_verify", size), &size, |b, _| {
