@@ -9,7 +9,11 @@
 //!
 //! Layout:
 //! - [`dataplane`]: the packet path (counters, session table, batched I/O, forwarding loops).
+//! - [`role`]: node roles.
 
 #![forbid(unsafe_code)]
 
 pub mod dataplane;
+pub mod role;
+
+pub use role::Role;
