@@ -71,7 +71,8 @@ impl<T> Link<T> {
             fifo_tail: Micros::ZERO,
             held_tail: Micros::ZERO,
             fifo: VecDeque::with_capacity(capacity),
-            held: VecDeque::with_capacity(capacity),
+            // Most links never reorder; a later `set_config` enabling it grows this once.
+            held: VecDeque::with_capacity(if config.reorder > 0.0 { capacity } else { 0 }),
             next_seq: 0,
             stats: LinkStats::default(),
             config,

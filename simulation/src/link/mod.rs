@@ -90,7 +90,8 @@
 //! # Memory
 //!
 //! Per link: the configuration, a ChaCha8 state (~300 bytes) and two release queues of
-//! `(release, seq, size, T)` entries, each preallocated for 64 packets and growing
+//! `(release, seq, size, T)` entries, preallocated for 64 packets (the reorder queue only if
+//! `reorder > 0`) and growing
 //! (amortized, never per packet in steady state) up to [`LinkConfig::max_in_flight`] in
 //! total. No other allocation happens on `send`/`poll`, except `T::clone` for a duplicate.
 //!

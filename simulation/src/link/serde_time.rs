@@ -51,4 +51,27 @@ mod tests {
             Ok(lightspeed_protocol::time::Micros(7))
         );
     }
+
+    #[test]
+    fn deserializes_unit_suffixed_names_with_defaults_and_rejects_unknown_fields() {
+        use serde::Deserialize;
+        use serde::de::value::{Error, MapDeserializer};
+        let from = |entries: Vec<(&'static str, u64)>| {
+            crate::link::LinkConfig::deserialize(MapDeserializer::<_, Error>::new(
+                entries.into_iter(),
+            ))
+        };
+        let c = from(vec![("delay_us", 20_000), ("queue_limit_bytes", 1_000)]).unwrap();
+        assert_eq!(c.delay, Duration::from_millis(20));
+        assert_eq!(c.queue_limit_bytes, 1_000);
+        assert_eq!(
+            crate::link::LinkConfig {
+                delay: Duration::ZERO,
+                queue_limit_bytes: crate::link::LinkConfig::default().queue_limit_bytes,
+                ..c
+            },
+            crate::link::LinkConfig::default()
+        );
+        assert!(from(vec![("delay", 20_000)]).is_err());
+    }
 }
