@@ -3,7 +3,14 @@
 //!
 //! Layout:
 //! - `counters.rs`: per-node atomic counters (packets, bytes, drops by reason, FEC, RTT).
+//! - `limiter.rs`: token bucket (pure).
+//! - `relay.rs`: a relay's transit entry (pure).
+//! - `endpoint.rs`: the edge or proxy end of a session's tunnel (pure): sequence numbers, FEC,
+//!   replay, probes, RTT/jitter/loss.
 
 pub mod counters;
+pub mod endpoint;
+pub mod limiter;
+pub mod relay;
 
 pub use counters::{Counters, Direction, DropReason};

@@ -1,0 +1,309 @@
+//! A tunnel endpoint (the edge or the proxy end of a session) as a pure state machine.
+//!
+//! It numbers and FEC-encodes outgoing game datagrams, authenticates-then-replay-checks and
+//! FEC-decodes incoming ones, answers probes and measures RTT, one-way jitter and loss. All
+//! effects go through an [`EndpointOutput`] the driver implements with sockets (or a test with
+//! vectors). Invariant for drivers (str0m style): after every input, and whenever
+//! [`Endpoint::next_deadline`] passes, call [`Endpoint::poll_timers`]; outputs are emitted
+//! synchronously inside each call, so nothing is left pending between calls.
+
+use std::time::Duration;
+
+use lightspeed_protocol::fec::{DataVerdict, FecDecoder, FecEncoder, FecField, MAX_PARITY_PAYLOAD};
+use lightspeed_protocol::header::{
+    CONTROL_PAYLOAD_LEN, Header, Packet, PacketType, ProbeReplyBody,
+};
+use lightspeed_protocol::replay::ReplayWindow;
+use lightspeed_protocol::time::rtt_from_echo;
+use lightspeed_protocol::{Micros, SessionId};
+
+use super::DropReason;
+use super::relay::replay_reason;
+
+/// Where an endpoint's effects go.
+pub trait EndpointOutput {
+    /// Seal `header` + `payload` with the session key and send it to the peer (the first hop
+    /// for an edge, the bound downstream address for a proxy).
+    fn to_peer(&mut self, header: &Header, payload: &[u8]);
+    /// Hand a game datagram to the local side (game client at the edge, game server at the
+    /// proxy).
+    fn deliver(&mut self, payload: &[u8]);
+    /// A packet was rebuilt from parity (it is also passed to [`EndpointOutput::deliver`]).
+    fn recovered(&mut self) {}
+    /// A parity packet was sent (it is also passed to [`EndpointOutput::to_peer`]).
+    fn parity_sent(&mut self) {}
+    /// An RTT sample from a probe reply.
+    fn rtt(&mut self, _rtt: Duration) {}
+    /// A packet was dropped after authentication.
+    fn dropped(&mut self, _reason: DropReason) {}
+}
+
+/// Running link figures of one endpoint, read by the health actor.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EndpointStats {
+    /// Game datagrams sent.
+    pub data_sent: u64,
+    /// Parity packets sent.
+    pub parity_sent: u64,
+    /// Authenticated packets received (all types).
+    pub received: u64,
+    /// Game datagrams delivered locally (received or recovered).
+    pub delivered: u64,
+    /// Game datagrams rebuilt from parity.
+    pub recovered: u64,
+    /// Smoothed RTT from probes (RFC 6298 style, α = 1/8), µs; 0 before the first sample.
+    pub srtt_us: u64,
+    /// Interarrival jitter of the peer's packets (RFC 3550 §6.4.1), µs.
+    pub jitter_us: u64,
+    /// First extended sequence number received, for the loss estimate.
+    pub first_seq: Option<u64>,
+    /// Highest extended sequence number received.
+    pub highest_seq: u64,
+}
+
+impl EndpointStats {
+    /// Fraction of the peer's packets that did not arrive, from sequence-number gaps (before
+    /// FEC: it counts parity as well as data).
+    pub fn loss(&self) -> f64 {
+        match self.first_seq {
+            Some(first) if self.highest_seq >= first => {
+                let expected = self.highest_seq - first + 1;
+                1.0 - (self.received.min(expected) as f64 / expected as f64)
+            }
+            _ => 0.0,
+        }
+    }
+}
+
+/// One end of a session's tunnel.
+pub struct Endpoint {
+    session: SessionId,
+    path: u8,
+    seq_out: u32,
+    replay_in: ReplayWindow,
+    encoder: Option<Box<dyn FecEncoder>>,
+    decoder: Option<Box<dyn FecDecoder>>,
+    scratch: Box<[u8]>,
+    last_transit: Option<i64>,
+    jitter_us_x16: u64,
+    last_seen: Micros,
+    stats: EndpointStats,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("session", &self.session)
+            .field("fec", &self.encoder.is_some())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// A new endpoint. `encoder`/`decoder` are the session's FEC codec halves (`None`: off).
+    pub fn new(
+        session: SessionId,
+        encoder: Option<Box<dyn FecEncoder>>,
+        decoder: Option<Box<dyn FecDecoder>>,
+        now: Micros,
+    ) -> Endpoint {
+        Endpoint {
+            session,
+            path: 0,
+            seq_out: 0,
+            replay_in: ReplayWindow::new(),
+            encoder,
+            decoder,
+            scratch: vec![0u8; MAX_PARITY_PAYLOAD].into_boxed_slice(),
+            last_transit: None,
+            jitter_us_x16: 0,
+            last_seen: now,
+            stats: EndpointStats::default(),
+        }
+    }
+
+    /// Replaces the FEC codec halves (FEC policy change agreed with the peer).
+    pub fn set_fec(
+        &mut self,
+        encoder: Option<Box<dyn FecEncoder>>,
+        decoder: Option<Box<dyn FecDecoder>>,
+    ) {
+        self.encoder = encoder;
+        self.decoder = decoder;
+    }
+
+    /// The path id stamped on outgoing packets.
+    pub fn set_path(&mut self, path: u8) {
+        self.path = path;
+    }
+
+    /// Figures so far.
+    pub fn stats(&self) -> EndpointStats {
+        EndpointStats {
+            jitter_us: self.jitter_us_x16 / 16,
+            ..self.stats
+        }
+    }
+
+    /// Last time an authenticated packet arrived.
+    pub fn last_seen(&self) -> Micros {
+        self.last_seen
+    }
+
+    fn header(&mut self, now: Micros, packet_type: PacketType, fec: FecField) -> Header {
+        self.seq_out = self.seq_out.wrapping_add(1);
+        Header {
+            packet_type,
+            path: self.path,
+            session: self.session,
+            seq: self.seq_out,
+            timestamp: now.as_wire(),
+            fec,
+        }
+    }
+
+    /// Sends one game datagram now (never delayed), then any parity that became due.
+    pub fn send_data(&mut self, now: Micros, payload: &[u8], out: &mut impl EndpointOutput) {
+        let fec = match self.encoder.as_mut().map(|e| e.on_data(now, payload)) {
+            Some(Ok(field)) => field,
+            // Too large for FEC: still sent, just unprotected.
+            Some(Err(_)) | None => FecField::NONE,
+        };
+        let header = self.header(now, PacketType::Data, fec);
+        out.to_peer(&header, payload);
+        self.stats.data_sent += 1;
+        self.poll_timers(now, out);
+    }
+
+    /// Emits parity that is due at `now`.
+    pub fn poll_timers(&mut self, now: Micros, out: &mut impl EndpointOutput) {
+        loop {
+            let Some(enc) = self.encoder.as_mut() else {
+                return;
+            };
+            let Some((field, len)) = enc.poll_parity(now, &mut self.scratch) else {
+                return;
+            };
+            let header = self.header(now, PacketType::Parity, field);
+            out.to_peer(&header, &self.scratch[..len]);
+            out.parity_sent();
+            self.stats.parity_sent += 1;
+        }
+    }
+
+    /// When [`Endpoint::poll_timers`] must next be called.
+    pub fn next_deadline(&self) -> Option<Micros> {
+        self.encoder.as_ref().and_then(|e| e.next_deadline())
+    }
+
+    /// Sends a keepalive probe; the peer answers with a same-sized probe reply.
+    pub fn send_probe(&mut self, now: Micros, out: &mut impl EndpointOutput) {
+        let header = self.header(now, PacketType::Probe, FecField::NONE);
+        out.to_peer(&header, &[0u8; CONTROL_PAYLOAD_LEN]);
+    }
+
+    /// Sends a control-type packet (Bind, BindAck, Close) with the given payload.
+    pub fn send_control(
+        &mut self,
+        now: Micros,
+        packet_type: PacketType,
+        payload: &[u8],
+        out: &mut impl EndpointOutput,
+    ) {
+        let header = self.header(now, packet_type, FecField::NONE);
+        out.to_peer(&header, payload);
+    }
+
+    /// Handles an authenticated packet from the peer. Bind, BindAck and Close are returned to
+    /// the caller (the role decides what they mean); everything else is handled here.
+    pub fn on_packet(
+        &mut self,
+        now: Micros,
+        packet: &Packet<'_>,
+        out: &mut impl EndpointOutput,
+    ) -> Result<Option<PacketType>, DropReason> {
+        let h = &packet.header;
+        let ext = self.replay_in.accept(h.seq).map_err(replay_reason)?;
+        self.last_seen = now;
+        self.stats.received += 1;
+        self.stats.first_seq.get_or_insert(ext);
+        self.stats.highest_seq = self.stats.highest_seq.max(ext);
+        self.observe_transit(now, h.timestamp);
+        match h.packet_type {
+            PacketType::Data => {
+                let verdict = match (self.decoder.as_mut(), h.fec.is_some()) {
+                    (Some(dec), true) => dec
+                        .on_data(now, h.fec, packet.payload)
+                        .map_err(|_| DropReason::FecRejected)?,
+                    _ => DataVerdict::Deliver,
+                };
+                if verdict == DataVerdict::Duplicate {
+                    return Err(DropReason::FecDuplicate);
+                }
+                out.deliver(packet.payload);
+                self.stats.delivered += 1;
+                self.drain_recovered(out);
+                Ok(None)
+            }
+            PacketType::Parity => {
+                let dec = self.decoder.as_mut().ok_or(DropReason::WrongType)?;
+                dec.on_parity(now, h.fec, packet.payload)
+                    .map_err(|_| DropReason::FecRejected)?;
+                self.drain_recovered(out);
+                Ok(None)
+            }
+            PacketType::Probe => {
+                let body = ProbeReplyBody {
+                    echo_timestamp: h.timestamp,
+                    hold_us: 0,
+                };
+                let header = self.header(now, PacketType::ProbeReply, FecField::NONE);
+                out.to_peer(&header, &body.to_bytes());
+                Ok(None)
+            }
+            PacketType::ProbeReply => {
+                if let Some(body) = ProbeReplyBody::from_bytes(packet.payload) {
+                    let rtt = rtt_from_echo(now, body.echo_timestamp, body.hold_us);
+                    let us = rtt.as_micros().min(u128::from(u64::MAX)) as u64;
+                    self.stats.srtt_us = if self.stats.srtt_us == 0 {
+                        us
+                    } else {
+                        (self.stats.srtt_us * 7 + us) / 8
+                    };
+                    out.rtt(rtt);
+                }
+                Ok(None)
+            }
+            other => Ok(Some(other)),
+        }
+    }
+
+    fn drain_recovered(&mut self, out: &mut impl EndpointOutput) {
+        let Some(dec) = self.decoder.as_mut() else {
+            return;
+        };
+        while let Some(rec) = dec.poll_recovered(&mut self.scratch) {
+            out.deliver(&self.scratch[..rec.len]);
+            out.recovered();
+            self.stats.recovered += 1;
+            self.stats.delivered += 1;
+        }
+    }
+
+    /// RFC 3550 interarrival jitter from the peer's send timestamps: the clocks' offset cancels
+    /// out because only differences of transit times are used.
+    fn observe_transit(&mut self, now: Micros, sent_wire: u32) {
+        let transit = i64::from(now.as_wire().wrapping_sub(sent_wire) as i32);
+        if let Some(prev) = self.last_transit {
+            let d = (transit - prev).unsigned_abs();
+            // J += (|D| - J) / 16, kept scaled by 16 to stay in integers.
+            self.jitter_us_x16 = self.jitter_us_x16 + d - (self.jitter_us_x16 + 8) / 16;
+        }
+        self.last_transit = Some(transit);
+    }
+}
+
+#[cfg(test)]
+#[path = "endpoint_tests.rs"]
+mod tests;
