@@ -7,6 +7,7 @@
 //! [`Endpoint::next_deadline`] passes, call [`Endpoint::poll_timers`]; outputs are emitted
 //! synchronously inside each call, so nothing is left pending between calls.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use lightspeed_protocol::fec::{DataVerdict, FecDecoder, FecEncoder, FecField, MAX_PARITY_PAYLOAD};
@@ -22,9 +23,9 @@ use super::relay::replay_reason;
 
 /// Where an endpoint's effects go.
 pub trait EndpointOutput {
-    /// Seal `header` + `payload` with the session key and send it to the peer (the first hop
-    /// for an edge, the bound downstream address for a proxy).
-    fn to_peer(&mut self, header: &Header, payload: &[u8]);
+    /// Seal `header` + `payload` with the session key and send it to `to`, the endpoint's peer
+    /// (the first hop for an edge, the bound downstream address for a proxy).
+    fn to_peer(&mut self, to: SocketAddr, header: &Header, payload: &[u8]);
     /// Hand a game datagram to the local side (game client at the edge, game server at the
     /// proxy).
     fn deliver(&mut self, payload: &[u8]);
@@ -78,6 +79,7 @@ impl EndpointStats {
 /// One end of a session's tunnel.
 pub struct Endpoint {
     session: SessionId,
+    peer: Option<SocketAddr>,
     path: u8,
     seq_out: u32,
     replay_in: ReplayWindow,
@@ -110,6 +112,7 @@ impl Endpoint {
     ) -> Endpoint {
         Endpoint {
             session,
+            peer: None,
             path: 0,
             seq_out: 0,
             replay_in: ReplayWindow::new(),
@@ -133,6 +136,16 @@ impl Endpoint {
         self.decoder = decoder;
     }
 
+    /// Where packets go; `None` until known (a proxy learns it from an authenticated Bind).
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// Sets the peer address.
+    pub fn set_peer(&mut self, peer: SocketAddr) {
+        self.peer = Some(peer);
+    }
+
     /// The path id stamped on outgoing packets.
     pub fn set_path(&mut self, path: u8) {
         self.path = path;
@@ -149,6 +162,23 @@ impl Endpoint {
     /// Last time an authenticated packet arrived.
     pub fn last_seen(&self) -> Micros {
         self.last_seen
+    }
+
+    fn emit(
+        &mut self,
+        now: Micros,
+        packet_type: PacketType,
+        fec: FecField,
+        payload: &[u8],
+        out: &mut impl EndpointOutput,
+    ) -> bool {
+        let Some(to) = self.peer else {
+            out.dropped(DropReason::NotBound);
+            return false;
+        };
+        let header = self.header(now, packet_type, fec);
+        out.to_peer(to, &header, payload);
+        true
     }
 
     fn header(&mut self, now: Micros, packet_type: PacketType, fec: FecField) -> Header {
@@ -170,9 +200,9 @@ impl Endpoint {
             // Too large for FEC: still sent, just unprotected.
             Some(Err(_)) | None => FecField::NONE,
         };
-        let header = self.header(now, PacketType::Data, fec);
-        out.to_peer(&header, payload);
-        self.stats.data_sent += 1;
+        if self.emit(now, PacketType::Data, fec, payload, out) {
+            self.stats.data_sent += 1;
+        }
         self.poll_timers(now, out);
     }
 
@@ -185,8 +215,12 @@ impl Endpoint {
             let Some((field, len)) = enc.poll_parity(now, &mut self.scratch) else {
                 return;
             };
+            let Some(to) = self.peer else {
+                out.dropped(DropReason::NotBound);
+                continue;
+            };
             let header = self.header(now, PacketType::Parity, field);
-            out.to_peer(&header, &self.scratch[..len]);
+            out.to_peer(to, &header, &self.scratch[..len]);
             out.parity_sent();
             self.stats.parity_sent += 1;
         }
@@ -199,8 +233,13 @@ impl Endpoint {
 
     /// Sends a keepalive probe; the peer answers with a same-sized probe reply.
     pub fn send_probe(&mut self, now: Micros, out: &mut impl EndpointOutput) {
-        let header = self.header(now, PacketType::Probe, FecField::NONE);
-        out.to_peer(&header, &[0u8; CONTROL_PAYLOAD_LEN]);
+        self.emit(
+            now,
+            PacketType::Probe,
+            FecField::NONE,
+            &[0u8; CONTROL_PAYLOAD_LEN],
+            out,
+        );
     }
 
     /// Sends a control-type packet (Bind, BindAck, Close) with the given payload.
@@ -211,8 +250,7 @@ impl Endpoint {
         payload: &[u8],
         out: &mut impl EndpointOutput,
     ) {
-        let header = self.header(now, packet_type, FecField::NONE);
-        out.to_peer(&header, payload);
+        self.emit(now, packet_type, FecField::NONE, payload, out);
     }
 
     /// Handles an authenticated packet from the peer. Bind, BindAck and Close are returned to
@@ -258,8 +296,13 @@ impl Endpoint {
                     echo_timestamp: h.timestamp,
                     hold_us: 0,
                 };
-                let header = self.header(now, PacketType::ProbeReply, FecField::NONE);
-                out.to_peer(&header, &body.to_bytes());
+                self.emit(
+                    now,
+                    PacketType::ProbeReply,
+                    FecField::NONE,
+                    &body.to_bytes(),
+                    out,
+                );
                 Ok(None)
             }
             PacketType::ProbeReply => {

@@ -1,4 +1,10 @@
 use super::*;
+
+fn ep() -> Endpoint {
+    let mut e = Endpoint::new(SessionId(9), None, None, Micros(0));
+    e.set_peer("192.0.2.1:4434".parse().unwrap());
+    e
+}
 use lightspeed_protocol::SessionKey;
 use lightspeed_protocol::header::{self, MAX_PACKET_LEN};
 
@@ -13,7 +19,7 @@ struct Wire {
 }
 
 impl EndpointOutput for Wire {
-    fn to_peer(&mut self, header: &Header, payload: &[u8]) {
+    fn to_peer(&mut self, _to: SocketAddr, header: &Header, payload: &[u8]) {
         let mut buf = vec![0u8; MAX_PACKET_LEN];
         let n =
             header::seal(header, &KEY, payload, &mut buf).expect("endpoint emits valid headers");
@@ -43,8 +49,8 @@ fn receive(
 
 #[test]
 fn data_crosses_once_and_replays_are_dropped() {
-    let mut edge = Endpoint::new(SessionId(9), None, None, Micros(0));
-    let mut proxy = Endpoint::new(SessionId(9), None, None, Micros(0));
+    let mut edge = ep();
+    let mut proxy = ep();
     let mut e_out = Wire::default();
     let mut p_out = Wire::default();
     for i in 0..10u8 {
@@ -70,8 +76,8 @@ fn data_crosses_once_and_replays_are_dropped() {
 
 #[test]
 fn probe_is_answered_with_same_size_and_yields_rtt() {
-    let mut edge = Endpoint::new(SessionId(9), None, None, Micros(0));
-    let mut proxy = Endpoint::new(SessionId(9), None, None, Micros(0));
+    let mut edge = ep();
+    let mut proxy = ep();
     let (mut e_out, mut p_out) = (Wire::default(), Wire::default());
     edge.send_probe(Micros(1_000_000), &mut e_out);
     receive(&mut proxy, Micros(1_020_000), &e_out.sent[0], &mut p_out).unwrap();
@@ -84,8 +90,8 @@ fn probe_is_answered_with_same_size_and_yields_rtt() {
 
 #[test]
 fn loss_and_jitter_estimates() {
-    let mut edge = Endpoint::new(SessionId(9), None, None, Micros(0));
-    let mut proxy = Endpoint::new(SessionId(9), None, None, Micros(0));
+    let mut edge = ep();
+    let mut proxy = ep();
     let (mut e_out, mut p_out) = (Wire::default(), Wire::default());
     for i in 0..100u64 {
         edge.send_data(Micros(i * 10_000), &[1; 20], &mut e_out);
@@ -113,8 +119,8 @@ fn loss_and_jitter_estimates() {
 
 #[test]
 fn bind_and_close_are_returned_to_the_role() {
-    let mut edge = Endpoint::new(SessionId(9), None, None, Micros(0));
-    let mut proxy = Endpoint::new(SessionId(9), None, None, Micros(0));
+    let mut edge = ep();
+    let mut proxy = ep();
     let (mut e_out, mut p_out) = (Wire::default(), Wire::default());
     edge.send_control(Micros(0), PacketType::Bind, &[7; 8], &mut e_out);
     edge.send_control(Micros(0), PacketType::Close, &[], &mut e_out);
@@ -131,7 +137,7 @@ fn bind_and_close_are_returned_to_the_role() {
 
 #[test]
 fn parity_without_a_decoder_is_a_wrong_type_drop() {
-    let mut proxy = Endpoint::new(SessionId(9), None, None, Micros(0));
+    let mut proxy = ep();
     let mut out = Wire::default();
     let h = Header {
         packet_type: PacketType::Parity,

@@ -7,10 +7,14 @@
 //! - `relay.rs`: a relay's transit entry (pure).
 //! - `endpoint.rs`: the edge or proxy end of a session's tunnel (pure): sequence numbers, FEC,
 //!   replay, probes, RTT/jitter/loss.
+//! - `edge.rs` / `proxy.rs`: the role-specific session logic around an endpoint (pure): bind
+//!   handshake, keepalives, dead-path detection; binding only on authenticated Binds.
 
 pub mod counters;
+pub mod edge;
 pub mod endpoint;
 pub mod limiter;
+pub mod proxy;
 pub mod relay;
 
 pub use counters::{Counters, Direction, DropReason};
