@@ -9,11 +9,13 @@
 //!
 //! Layout:
 //! - [`dataplane`]: the packet path (counters, session table, batched I/O, forwarding loops).
+//! - [`policy`]: destination policy (which game servers a proxy may reach).
 //! - [`role`]: node roles.
 
 #![forbid(unsafe_code)]
 
 pub mod dataplane;
+pub mod policy;
 pub mod role;
 
 pub use role::Role;
