@@ -2,6 +2,7 @@
 //! Nothing here goes through an actor mailbox; actors install and remove table entries.
 //!
 //! Layout:
+//! - `batch_io.rs`: recvmmsg/sendmmsg batches — the crate's only `unsafe`.
 //! - `counters.rs`: per-node atomic counters (packets, bytes, drops by reason, FEC, RTT).
 //! - `limiter.rs`: token bucket (pure).
 //! - `relay.rs`: a relay's transit entry (pure).
@@ -10,6 +11,7 @@
 //! - `edge.rs` / `proxy.rs`: the role-specific session logic around an endpoint (pure): bind
 //!   handshake, keepalives, dead-path detection; binding only on authenticated Binds.
 
+pub mod batch_io;
 pub mod counters;
 pub mod edge;
 pub mod endpoint;
