@@ -10,6 +10,7 @@
 //!   replay, probes, RTT/jitter/loss.
 //! - `edge.rs` / `proxy.rs`: the role-specific session logic around an endpoint (pure): bind
 //!   handshake, keepalives, dead-path detection; binding only on authenticated Binds.
+//! - `table.rs`: the concurrent session and flow table, and the node clock.
 
 pub mod batch_io;
 pub mod counters;
@@ -18,5 +19,6 @@ pub mod endpoint;
 pub mod limiter;
 pub mod proxy;
 pub mod relay;
+pub mod table;
 
 pub use counters::{Counters, Direction, DropReason};

@@ -1,0 +1,313 @@
+//! The concurrent session table the packet loops read and the session actor writes.
+//!
+//! One entry per session, keyed by [`SessionId`], holding the key and the role's pure state
+//! behind a short per-session lock (packets of one session are serialised; different sessions
+//! never contend). Edge flows — (redirect socket, game client address) pairs — map to their
+//! session, or hold the game's first datagrams while the session is being set up.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use dashmap::DashMap;
+use dashmap::mapref::entry::Entry as MapEntry;
+use parking_lot::Mutex;
+
+use lightspeed_protocol::{Micros, SessionId, SessionKey};
+
+use super::edge::{EdgeSession, MAX_PENDING};
+use super::proxy::ProxySession;
+use super::relay::RelayState;
+
+/// A session's role-specific state.
+#[derive(Debug)]
+pub enum SessionState {
+    /// This node is the session's edge.
+    Edge {
+        /// The pure session.
+        session: EdgeSession,
+        /// The game client the replies go to.
+        game_client: SocketAddr,
+        /// Index of the redirect socket the game client talks to.
+        redirect: usize,
+    },
+    /// This node relays the session.
+    Relay(RelayState),
+    /// This node is the session's proxy.
+    Proxy {
+        /// The pure session.
+        session: ProxySession,
+        /// Connected socket towards the game server.
+        egress: Arc<tokio::net::UdpSocket>,
+    },
+}
+
+/// One session.
+#[derive(Debug)]
+pub struct Entry {
+    /// Its id.
+    pub id: SessionId,
+    /// Its data-plane key.
+    pub key: SessionKey,
+    /// Role state, locked per packet.
+    pub state: Mutex<SessionState>,
+    /// When the timer loop must next poll this session (µs; `u64::MAX`: never).
+    pub next_timer: AtomicU64,
+}
+
+impl Entry {
+    /// Wraps a state.
+    pub fn new(id: SessionId, key: SessionKey, state: SessionState) -> Arc<Entry> {
+        Arc::new(Entry {
+            id,
+            key,
+            state: Mutex::new(state),
+            next_timer: AtomicU64::new(0),
+        })
+    }
+
+    /// Records the next timer of the state (call with the lock held, after any change).
+    pub fn set_next_timer(&self, state: &SessionState) {
+        let next = match state {
+            SessionState::Edge { session, .. } => session.next_timeout().0,
+            SessionState::Proxy { session, .. } => {
+                session.endpoint.next_deadline().map_or(u64::MAX, |d| d.0)
+            }
+            SessionState::Relay(_) => u64::MAX,
+        };
+        self.next_timer.store(next, Relaxed);
+    }
+}
+
+/// Identifies a game flow at an edge.
+pub type FlowKey = (usize, SocketAddr);
+
+/// A game flow at an edge.
+#[derive(Debug)]
+pub enum Flow {
+    /// Waiting for its session; the game's first datagrams, bounded by [`MAX_PENDING`].
+    Pending(Vec<Vec<u8>>),
+    /// Mapped to a session.
+    Active(SessionId),
+}
+
+/// Why an insert was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TableError {
+    /// The node-wide session cap is reached.
+    #[error("session table full")]
+    Full,
+    /// The id is taken (ids are chosen by proxies; the caller picks another).
+    #[error("session id already in use")]
+    Collision,
+}
+
+/// All sessions of a node.
+#[derive(Debug)]
+pub struct SessionTable {
+    sessions: DashMap<SessionId, Arc<Entry>>,
+    flows: DashMap<FlowKey, Flow>,
+    max_sessions: usize,
+    max_flows: usize,
+}
+
+impl SessionTable {
+    /// An empty table holding at most `max_sessions` sessions and `max_flows` edge flows.
+    pub fn new(max_sessions: usize, max_flows: usize) -> SessionTable {
+        SessionTable {
+            sessions: DashMap::new(),
+            flows: DashMap::new(),
+            max_sessions,
+            max_flows,
+        }
+    }
+
+    /// Sessions in the table.
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// True when there are no sessions.
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// The session with this id.
+    pub fn get(&self, id: SessionId) -> Option<Arc<Entry>> {
+        self.sessions.get(&id).map(|e| Arc::clone(e.value()))
+    }
+
+    /// Inserts a session unless the table is full or the id is taken.
+    pub fn insert(&self, entry: Arc<Entry>) -> Result<(), TableError> {
+        if self.sessions.len() >= self.max_sessions {
+            return Err(TableError::Full);
+        }
+        match self.sessions.entry(entry.id) {
+            MapEntry::Occupied(_) => Err(TableError::Collision),
+            MapEntry::Vacant(v) => {
+                v.insert(entry);
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes a session (and its edge flow, if any).
+    pub fn remove(&self, id: SessionId) -> Option<Arc<Entry>> {
+        let removed = self.sessions.remove(&id).map(|(_, e)| e);
+        self.flows
+            .retain(|_, f| !matches!(f, Flow::Active(s) if *s == id));
+        removed
+    }
+
+    /// A snapshot of all entries (for timers, expiry and reporting; not the packet path).
+    pub fn entries(&self) -> Vec<Arc<Entry>> {
+        self.sessions
+            .iter()
+            .map(|e| Arc::clone(e.value()))
+            .collect()
+    }
+
+    /// The session of an edge flow, if it is active.
+    pub fn flow_session(&self, key: &FlowKey) -> Option<SessionId> {
+        match self.flows.get(key).as_deref() {
+            Some(Flow::Active(id)) => Some(*id),
+            _ => None,
+        }
+    }
+
+    /// Holds a datagram of a flow without a session. Returns `Ok(true)` when the flow is new
+    /// (the caller asks for a session), `Ok(false)` when it was already pending, and an error
+    /// when the flow table or the flow's queue is full.
+    pub fn hold_pending(&self, key: FlowKey, payload: &[u8]) -> Result<bool, TableError> {
+        if let Some(mut f) = self.flows.get_mut(&key) {
+            return match f.value_mut() {
+                Flow::Pending(q) if q.len() < MAX_PENDING => {
+                    q.push(payload.to_vec());
+                    Ok(false)
+                }
+                _ => Err(TableError::Full),
+            };
+        }
+        if self.flows.len() >= self.max_flows {
+            return Err(TableError::Full);
+        }
+        self.flows
+            .insert(key, Flow::Pending(vec![payload.to_vec()]));
+        Ok(true)
+    }
+
+    /// Maps a flow to its new session and hands back the datagrams held meanwhile.
+    pub fn activate_flow(&self, key: FlowKey, id: SessionId) -> Vec<Vec<u8>> {
+        match self.flows.insert(key, Flow::Active(id)) {
+            Some(Flow::Pending(q)) => q,
+            _ => Vec::new(),
+        }
+    }
+
+    /// Forgets a flow whose session could not be set up.
+    pub fn drop_flow(&self, key: &FlowKey) {
+        self.flows.remove(key);
+    }
+
+    /// Removes sessions for which `expired` says so (under each entry's lock), returning them.
+    pub fn expire(&self, mut expired: impl FnMut(&SessionState) -> bool) -> Vec<Arc<Entry>> {
+        let victims: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|e| expired(&e.value().state.lock()))
+            .map(|e| *e.key())
+            .collect();
+        victims
+            .into_iter()
+            .filter_map(|id| self.remove(id))
+            .collect()
+    }
+}
+
+/// A monotonic clock turned into [`Micros`] since the node started.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    origin: std::time::Instant,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            origin: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock {
+    /// Now.
+    pub fn now(&self) -> Micros {
+        Micros(self.origin.elapsed().as_micros().min(u128::from(u64::MAX)) as u64)
+    }
+
+    /// The instant for a [`Micros`] value (for tokio timers).
+    pub fn instant(&self, t: Micros) -> std::time::Instant {
+        self.origin + std::time::Duration::from_micros(t.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataplane::limiter::TokenBucket;
+
+    fn relay_entry(id: u32) -> Arc<Entry> {
+        Entry::new(
+            SessionId(id),
+            SessionKey([0; 32]),
+            SessionState::Relay(RelayState::new(
+                "203.0.113.1:4434".parse().unwrap(),
+                TokenBucket::new(0, 1, Micros(0)),
+                Micros(0),
+            )),
+        )
+    }
+
+    #[test]
+    fn cap_collision_and_removal() {
+        let t = SessionTable::new(2, 4);
+        t.insert(relay_entry(1)).unwrap();
+        assert_eq!(t.insert(relay_entry(1)), Err(TableError::Collision));
+        t.insert(relay_entry(2)).unwrap();
+        assert_eq!(t.insert(relay_entry(3)), Err(TableError::Full));
+        assert!(t.remove(SessionId(1)).is_some());
+        t.insert(relay_entry(3)).unwrap();
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn pending_flows_are_bounded_and_handed_over() {
+        let t = SessionTable::new(8, 1);
+        let k: FlowKey = (0, "127.0.0.1:5000".parse().unwrap());
+        assert_eq!(t.hold_pending(k, b"a"), Ok(true));
+        assert_eq!(t.hold_pending(k, b"b"), Ok(false));
+        let other: FlowKey = (0, "127.0.0.1:5001".parse().unwrap());
+        assert_eq!(t.hold_pending(other, b"x"), Err(TableError::Full));
+        for _ in 2..MAX_PENDING {
+            t.hold_pending(k, b"c").unwrap();
+        }
+        assert_eq!(t.hold_pending(k, b"d"), Err(TableError::Full));
+        let held = t.activate_flow(k, SessionId(5));
+        assert_eq!(held.len(), MAX_PENDING);
+        assert_eq!(held[0], b"a");
+        assert_eq!(t.flow_session(&k), Some(SessionId(5)));
+        t.insert(relay_entry(5)).unwrap();
+        t.remove(SessionId(5));
+        assert_eq!(t.flow_session(&k), None);
+    }
+
+    #[test]
+    fn expiry_removes_what_the_predicate_selects() {
+        let t = SessionTable::new(8, 1);
+        t.insert(relay_entry(1)).unwrap();
+        t.insert(relay_entry(2)).unwrap();
+        let gone = t.expire(|s| matches!(s, SessionState::Relay(r) if r.downstream().is_none()));
+        assert_eq!(gone.len(), 2);
+        assert!(t.is_empty());
+    }
+}
