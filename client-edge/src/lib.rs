@@ -6,7 +6,10 @@
 //! What it is not: it does not choose routes or speak the mesh protocol; it hands game flows to
 //! the node's data plane.
 //!
-//! Layout: this crate is filled in by the tunnel work (see `docs/architecture.md`); today it
-//! only fixes its place in the workspace.
+//! Layout:
+//! - [`profiles`]: the supported games (process names, server ports, anti-cheat notes, typical
+//!   packet rate and size) and detection of a running game.
 
 #![forbid(unsafe_code)]
+
+pub mod profiles;

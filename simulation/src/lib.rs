@@ -9,7 +9,13 @@
 //!
 //! Layout:
 //! - [`link`]: the pure, seeded model of one directed link.
+//! - [`traffic`]: the pure, seeded send schedule (times and sizes) of one game flow, shaped by
+//!   a game profile from `lightspeed-edge`.
+//! - [`echo`]: a tokio UDP echo server standing in for a game server, and the probe payload
+//!   ([`echo::GamePacket`]) whose echoes give per-packet RTT and loss.
 
 #![forbid(unsafe_code)]
 
+pub mod echo;
 pub mod link;
+pub mod traffic;
