@@ -140,7 +140,7 @@ impl Counters {
     }
 
     /// Counts one dropped packet.
-    pub fn drop(&self, reason: DropReason) {
+    pub fn dropped(&self, reason: DropReason) {
         if let Some(c) = self.drops.get(reason as usize) {
             c.fetch_add(1, Relaxed);
         }
@@ -215,9 +215,9 @@ mod tests {
         let c = Counters::default();
         c.packet(Direction::Upstream, 100);
         c.packet(Direction::Upstream, 50);
-        c.drop(DropReason::BadMac);
-        c.drop(DropReason::BadMac);
-        c.drop(DropReason::SendFailed);
+        c.dropped(DropReason::BadMac);
+        c.dropped(DropReason::BadMac);
+        c.dropped(DropReason::SendFailed);
         c.rtt(Duration::from_micros(700));
         c.rtt(Duration::from_secs(2));
         assert_eq!(c.packets(Direction::Upstream), 2);

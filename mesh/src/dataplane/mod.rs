@@ -10,15 +10,19 @@
 //!   replay, probes, RTT/jitter/loss.
 //! - `edge.rs` / `proxy.rs`: the role-specific session logic around an endpoint (pure): bind
 //!   handshake, keepalives, dead-path detection; binding only on authenticated Binds.
+//! - `io.rs`: the packet loops (data, redirect, egress, timers) driving the cores — the shell.
+//! - `sink.rs`: the socket-side output of the endpoint cores (seal into send batches, deliver).
 //! - `table.rs`: the concurrent session and flow table, and the node clock.
 
 pub mod batch_io;
 pub mod counters;
 pub mod edge;
 pub mod endpoint;
+pub mod io;
 pub mod limiter;
 pub mod proxy;
 pub mod relay;
+mod sink;
 pub mod table;
 
 pub use counters::{Counters, Direction, DropReason};

@@ -44,6 +44,11 @@ impl RelayState {
         self.last_seen
     }
 
+    /// The next hop towards the proxy.
+    pub fn upstream(&self) -> SocketAddr {
+        self.upstream
+    }
+
     /// The bound downstream address, if any.
     pub fn downstream(&self) -> Option<SocketAddr> {
         self.downstream

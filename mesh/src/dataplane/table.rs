@@ -107,6 +107,9 @@ pub enum TableError {
 #[derive(Debug)]
 pub struct SessionTable {
     sessions: DashMap<SessionId, Arc<Entry>>,
+    // Edge and proxy sessions, the only ones with timers: the 1 ms timer loop scans these and
+    // never the (possibly 10,000) relay transit entries.
+    timed: DashMap<SessionId, Arc<Entry>>,
     flows: DashMap<FlowKey, Flow>,
     max_sessions: usize,
     max_flows: usize,
@@ -117,6 +120,7 @@ impl SessionTable {
     pub fn new(max_sessions: usize, max_flows: usize) -> SessionTable {
         SessionTable {
             sessions: DashMap::new(),
+            timed: DashMap::new(),
             flows: DashMap::new(),
             max_sessions,
             max_flows,
@@ -146,6 +150,11 @@ impl SessionTable {
         match self.sessions.entry(entry.id) {
             MapEntry::Occupied(_) => Err(TableError::Collision),
             MapEntry::Vacant(v) => {
+                let has_timers = !matches!(*entry.state.lock(), SessionState::Relay(_));
+                if has_timers {
+                    entry.set_next_timer(&entry.state.lock());
+                    self.timed.insert(entry.id, Arc::clone(&entry));
+                }
                 v.insert(entry);
                 Ok(())
             }
@@ -155,9 +164,21 @@ impl SessionTable {
     /// Removes a session (and its edge flow, if any).
     pub fn remove(&self, id: SessionId) -> Option<Arc<Entry>> {
         let removed = self.sessions.remove(&id).map(|(_, e)| e);
+        self.timed.remove(&id);
         self.flows
             .retain(|_, f| !matches!(f, Flow::Active(s) if *s == id));
         removed
+    }
+
+    /// Fills `due` with the timed sessions whose timer is at or before `now` (the vector is
+    /// reused across ticks, so this allocates nothing once warm).
+    pub fn timed_due(&self, now: Micros, due: &mut Vec<Arc<Entry>>) {
+        due.clear();
+        for e in self.timed.iter() {
+            if e.value().next_timer.load(Relaxed) <= now.0 {
+                due.push(Arc::clone(e.value()));
+            }
+        }
     }
 
     /// A snapshot of all entries (for timers, expiry and reporting; not the packet path).

@@ -1,0 +1,472 @@
+//! The packet loops: tokio tasks that pump batched sockets through the pure session cores.
+//!
+//! - the **data loop** reads the node's data socket (port 4434): parse → table lookup →
+//!   verify MAC → the session's role logic → batched sends;
+//! - a **redirect loop** per edge redirect socket reads the game's datagrams;
+//! - an **egress loop** per proxy session reads the game server's replies;
+//! - the **timer loop** polls sessions with due timers (Bind retries, keepalives, FEC
+//!   deadlines, dead-path detection).
+//!
+//! None of them touches an actor mailbox: they read the shared [`SessionTable`] and report the
+//! rare events (a new game flow, a path that died, a close) on a bounded channel with
+//! `try_send`, so a slow actor can never stall forwarding.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use parking_lot::RwLock;
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use lightspeed_protocol::SessionId;
+use lightspeed_protocol::fec::MAX_DATA_PAYLOAD;
+use lightspeed_protocol::header::{self, DecodeError};
+
+use super::batch_io::{RecvBatch, SendBatch};
+use super::edge::EdgeEvent;
+use super::proxy::ProxyEvent;
+use super::sink::{Local, Sink, flush};
+use super::table::{Clock, SessionState, SessionTable};
+use super::{Counters, Direction, DropReason};
+
+/// Socket buffer size asked of the kernel for data-plane sockets: 4 MiB absorbs ~3,000
+/// full-size packets of burst, ~25 ms at 1 Gbit/s, without dropping while a loop is scheduled
+/// out. The kernel caps it at `net.core.{r,w}mem_max`.
+pub const SOCKET_BUFFER: usize = 4 << 20;
+
+/// Events for the session actor. Sent with `try_send`: a full channel drops the event (the
+/// state that caused it is re-detected on the next packet or timer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataEvent {
+    /// A game client the edge has no session for yet.
+    NewFlow {
+        /// Redirect socket index.
+        redirect: usize,
+        /// Game client address.
+        client: SocketAddr,
+    },
+    /// An edge session's BindAck arrived.
+    Bound(SessionId),
+    /// An edge session's path stopped answering.
+    PathDead(SessionId),
+    /// The peer closed the session (it is already removed from the table).
+    Closed(SessionId),
+}
+
+/// A node's data plane: its sockets, table and counters.
+pub struct DataPlane {
+    /// The session table.
+    pub table: Arc<SessionTable>,
+    /// Counters.
+    pub counters: Arc<Counters>,
+    /// The node clock all cores are fed from.
+    pub clock: Clock,
+    socket: Arc<UdpSocket>,
+    redirects: RwLock<Vec<Arc<UdpSocket>>>,
+    tasks: DashMap<SessionId, AbortHandle>,
+    events: mpsc::Sender<DataEvent>,
+}
+
+impl std::fmt::Debug for DataPlane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataPlane")
+            .field("local_addr", &self.socket.local_addr().ok())
+            .field("sessions", &self.table.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Binds a non-blocking UDP socket with large buffers, for tokio.
+pub fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let domain = socket2::Domain::for_address(addr);
+    let sock = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    // Buffer sizes are a request; a smaller kernel maximum is not an error.
+    let _ = sock.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = sock.set_send_buffer_size(SOCKET_BUFFER);
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    UdpSocket::from_std(sock.into())
+}
+
+fn decode_reason(e: DecodeError) -> DropReason {
+    match e {
+        DecodeError::Truncated { .. } => DropReason::Truncated,
+        DecodeError::TooLong { .. } => DropReason::TooLong,
+        DecodeError::UnsupportedVersion { .. } => DropReason::BadVersion,
+        DecodeError::UnknownType { .. } => DropReason::UnknownType,
+        DecodeError::BadLength { .. } => DropReason::BadLength,
+        DecodeError::BadFecField { .. } => DropReason::BadFecField,
+        DecodeError::ZeroSession => DropReason::ZeroSession,
+        _ => DropReason::BadMac,
+    }
+}
+
+impl DataPlane {
+    /// Binds the data socket. Events go to `events`.
+    pub fn bind(
+        addr: SocketAddr,
+        table: Arc<SessionTable>,
+        counters: Arc<Counters>,
+        clock: Clock,
+        events: mpsc::Sender<DataEvent>,
+    ) -> io::Result<Arc<DataPlane>> {
+        Ok(Arc::new(DataPlane {
+            table,
+            counters,
+            clock,
+            socket: Arc::new(bind_udp(addr)?),
+            redirects: RwLock::new(Vec::new()),
+            tasks: DashMap::new(),
+            events,
+        }))
+    }
+
+    /// The data socket's address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    fn fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
+    }
+
+    /// Starts the data loop and the timer loop.
+    pub fn start(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
+        vec![
+            tokio::spawn(Arc::clone(self).data_loop()),
+            tokio::spawn(Arc::clone(self).timer_loop()),
+        ]
+    }
+
+    /// Opens an edge redirect socket on `listen` and starts its loop; returns its index and
+    /// bound address.
+    pub fn add_redirect(
+        self: &Arc<Self>,
+        listen: SocketAddr,
+    ) -> io::Result<(usize, SocketAddr, tokio::task::JoinHandle<()>)> {
+        let sock = Arc::new(bind_udp(listen)?);
+        let local = sock.local_addr()?;
+        let idx = {
+            let mut r = self.redirects.write();
+            r.push(Arc::clone(&sock));
+            r.len() - 1
+        };
+        let task = tokio::spawn(Arc::clone(self).redirect_loop(idx, sock));
+        Ok((idx, local, task))
+    }
+
+    /// The redirect socket with this index.
+    pub fn redirect(&self, idx: usize) -> Option<Arc<UdpSocket>> {
+        self.redirects.read().get(idx).cloned()
+    }
+
+    /// Starts the egress loop of a proxy session whose entry is in the table.
+    pub fn start_egress(self: &Arc<Self>, id: SessionId, egress: Arc<UdpSocket>) {
+        let task = tokio::spawn(Arc::clone(self).egress_loop(id, egress));
+        self.tasks.insert(id, task.abort_handle());
+    }
+
+    /// Removes a session and stops its egress loop.
+    pub fn remove_session(&self, id: SessionId) -> bool {
+        if let Some((_, task)) = self.tasks.remove(&id) {
+            task.abort();
+        }
+        self.table.remove(id).is_some()
+    }
+
+    /// Sends a packet the caller sealed (control-plane initiated packets such as a Close).
+    pub fn send_raw(&self, to: SocketAddr, bytes: &[u8]) -> io::Result<usize> {
+        self.socket.try_send_to(bytes, to)
+    }
+
+    fn emit(&self, event: DataEvent) {
+        let _ = self.events.try_send(event);
+    }
+
+    async fn data_loop(self: Arc<Self>) {
+        let mut rb = RecvBatch::default();
+        let mut sb = SendBatch::default();
+        let fd = self.fd();
+        loop {
+            if self.socket.readable().await.is_err() {
+                return;
+            }
+            let n = match self.socket.try_io(Interest::READABLE, || rb.recv(fd)) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                // ICMP errors surface here (ECONNREFUSED from an earlier send); not fatal.
+                Err(_) => continue,
+            };
+            let now = self.clock.now();
+            for i in 0..n {
+                if let Some((bytes, from)) = rb.get(i) {
+                    self.on_datagram(now, bytes, from, &mut sb);
+                }
+            }
+            flush(&mut sb, fd, &self.counters);
+        }
+    }
+
+    fn on_datagram(
+        &self,
+        now: lightspeed_protocol::Micros,
+        bytes: &[u8],
+        from: SocketAddr,
+        sb: &mut SendBatch,
+    ) {
+        let c = &*self.counters;
+        let unverified = match header::parse(bytes) {
+            Ok(u) => u,
+            Err(e) => return c.dropped(decode_reason(e)),
+        };
+        let Some(entry) = self.table.get(unverified.session()) else {
+            return c.dropped(DropReason::UnknownSession);
+        };
+        let packet = match unverified.verify(&entry.key) {
+            Ok(p) => p,
+            Err(_) => return c.dropped(DropReason::BadMac),
+        };
+        let fd = self.fd();
+        let mut state = entry.state.lock();
+        let mut closed = false;
+        match &mut *state {
+            SessionState::Relay(relay) => match relay.on_packet(now, from, &packet.header) {
+                Ok(to) => {
+                    if sb.is_full() {
+                        flush(sb, fd, c);
+                    }
+                    if let Some(slot) = sb.slot(to) {
+                        slot[..bytes.len()].copy_from_slice(bytes);
+                        sb.commit(bytes.len());
+                        let dir = if from == relay.upstream() {
+                            Direction::Downstream
+                        } else {
+                            Direction::Upstream
+                        };
+                        c.packet(dir, bytes.len());
+                    }
+                }
+                Err(reason) => c.dropped(reason),
+            },
+            SessionState::Proxy { session, egress } => {
+                let mut sink = Sink {
+                    batch: sb,
+                    fd,
+                    key: &entry.key,
+                    counters: c,
+                    towards_peer: Direction::Downstream,
+                    local: Local::Server(egress),
+                };
+                match session.on_packet(now, from, &packet, &mut sink) {
+                    Ok(ProxyEvent::Closed) => closed = true,
+                    Ok(ProxyEvent::None) => {}
+                    Err(reason) => c.dropped(reason),
+                }
+            }
+            SessionState::Edge {
+                session,
+                game_client,
+                redirect,
+            } => {
+                let Some(sock) = self.redirect(*redirect) else {
+                    return c.dropped(DropReason::SendFailed);
+                };
+                let mut sink = Sink {
+                    batch: sb,
+                    fd,
+                    key: &entry.key,
+                    counters: c,
+                    towards_peer: Direction::Upstream,
+                    local: Local::Game(&sock, *game_client),
+                };
+                match session.on_packet(now, from, &packet, &mut sink) {
+                    Ok(EdgeEvent::Bound) => self.emit(DataEvent::Bound(entry.id)),
+                    Ok(EdgeEvent::Closed) => closed = true,
+                    Ok(_) => {}
+                    Err(reason) => c.dropped(reason),
+                }
+            }
+        }
+        entry.set_next_timer(&state);
+        drop(state);
+        if closed {
+            self.remove_session(entry.id);
+            self.emit(DataEvent::Closed(entry.id));
+        }
+    }
+
+    async fn redirect_loop(self: Arc<Self>, idx: usize, sock: Arc<UdpSocket>) {
+        let mut rb = RecvBatch::default();
+        let mut sb = SendBatch::default();
+        let rfd = sock.as_raw_fd();
+        let fd = self.fd();
+        loop {
+            if sock.readable().await.is_err() {
+                return;
+            }
+            let n = match sock.try_io(Interest::READABLE, || rb.recv(rfd)) {
+                Ok(n) => n,
+                Err(_) => continue,
+            };
+            let now = self.clock.now();
+            for i in 0..n {
+                let Some((payload, client)) = rb.get(i) else {
+                    continue;
+                };
+                self.on_game_datagram(now, idx, &sock, payload, client, &mut sb);
+            }
+            flush(&mut sb, fd, &self.counters);
+        }
+    }
+
+    fn on_game_datagram(
+        &self,
+        now: lightspeed_protocol::Micros,
+        idx: usize,
+        sock: &UdpSocket,
+        payload: &[u8],
+        client: SocketAddr,
+        sb: &mut SendBatch,
+    ) {
+        let c = &*self.counters;
+        if payload.is_empty() || payload.len() > MAX_DATA_PAYLOAD {
+            return c.dropped(DropReason::TooLong);
+        }
+        let key = (idx, client);
+        let Some(entry) = self
+            .table
+            .flow_session(&key)
+            .and_then(|id| self.table.get(id))
+        else {
+            match self.table.hold_pending(key, payload) {
+                Ok(true) => {
+                    if self
+                        .events
+                        .try_send(DataEvent::NewFlow {
+                            redirect: idx,
+                            client,
+                        })
+                        .is_err()
+                    {
+                        self.table.drop_flow(&key);
+                        c.dropped(DropReason::TableFull);
+                    }
+                }
+                Ok(false) => {}
+                Err(_) => c.dropped(DropReason::FlowPending),
+            }
+            return;
+        };
+        let mut state = entry.state.lock();
+        if let SessionState::Edge { session, .. } = &mut *state {
+            let mut sink = Sink {
+                batch: sb,
+                fd: self.fd(),
+                key: &entry.key,
+                counters: c,
+                towards_peer: Direction::Upstream,
+                local: Local::Game(sock, client),
+            };
+            if let Err(reason) = session.from_game(now, payload, &mut sink) {
+                c.dropped(reason);
+            }
+        }
+        entry.set_next_timer(&state);
+    }
+
+    async fn egress_loop(self: Arc<Self>, id: SessionId, egress: Arc<UdpSocket>) {
+        let mut buf = vec![0u8; MAX_DATA_PAYLOAD + 1];
+        let mut sb = SendBatch::default();
+        let fd = self.fd();
+        loop {
+            let n = match egress.recv(&mut buf).await {
+                Ok(n) => n,
+                // ICMP port unreachable from the game server surfaces as ECONNREFUSED.
+                Err(_) => continue,
+            };
+            if n > MAX_DATA_PAYLOAD {
+                self.counters.dropped(DropReason::TooLong);
+                continue;
+            }
+            let Some(entry) = self.table.get(id) else {
+                return;
+            };
+            let now = self.clock.now();
+            {
+                let mut state = entry.state.lock();
+                if let SessionState::Proxy { session, egress } = &mut *state {
+                    let mut sink = Sink {
+                        batch: &mut sb,
+                        fd,
+                        key: &entry.key,
+                        counters: &self.counters,
+                        towards_peer: Direction::Downstream,
+                        local: Local::Server(egress),
+                    };
+                    session.from_server(now, &buf[..n], &mut sink);
+                }
+                entry.set_next_timer(&state);
+            }
+            flush(&mut sb, fd, &self.counters);
+        }
+    }
+
+    async fn timer_loop(self: Arc<Self>) {
+        // 1 ms resolution: FEC group deadlines are a few ms, keepalives hundreds.
+        let mut tick = tokio::time::interval(Duration::from_millis(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut sb = SendBatch::default();
+        let mut due = Vec::new();
+        let fd = self.fd();
+        loop {
+            tick.tick().await;
+            let now = self.clock.now();
+            self.table.timed_due(now, &mut due);
+            for entry in due.drain(..) {
+                let mut state = entry.state.lock();
+                match &mut *state {
+                    SessionState::Edge {
+                        session,
+                        game_client,
+                        redirect,
+                    } => {
+                        let Some(sock) = self.redirect(*redirect) else {
+                            continue;
+                        };
+                        let mut sink = Sink {
+                            batch: &mut sb,
+                            fd,
+                            key: &entry.key,
+                            counters: &self.counters,
+                            towards_peer: Direction::Upstream,
+                            local: Local::Game(&sock, *game_client),
+                        };
+                        if session.poll(now, &mut sink) == EdgeEvent::PathDead {
+                            self.emit(DataEvent::PathDead(entry.id));
+                        }
+                    }
+                    SessionState::Proxy { session, egress } => {
+                        let mut sink = Sink {
+                            batch: &mut sb,
+                            fd,
+                            key: &entry.key,
+                            counters: &self.counters,
+                            towards_peer: Direction::Downstream,
+                            local: Local::Server(egress),
+                        };
+                        session.endpoint.poll_timers(now, &mut sink);
+                    }
+                    SessionState::Relay(_) => {}
+                }
+                entry.set_next_timer(&state);
+            }
+            flush(&mut sb, fd, &self.counters);
+        }
+    }
+}
