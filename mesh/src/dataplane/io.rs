@@ -24,15 +24,16 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
-use lightspeed_protocol::SessionId;
 use lightspeed_protocol::fec::MAX_DATA_PAYLOAD;
 use lightspeed_protocol::header::{self, DecodeError};
+use lightspeed_protocol::{SessionId, SessionKey};
 
 use super::batch_io::{RecvBatch, SendBatch};
-use super::edge::EdgeEvent;
-use super::proxy::ProxyEvent;
+use super::edge::{EdgeEvent, EdgeSession};
+use super::proxy::{ProxyEvent, ProxySession};
+use super::relay::RelayState;
 use super::sink::{Local, Sink, flush};
-use super::table::{Clock, SessionState, SessionTable};
+use super::table::{Clock, Entry, SessionState, SessionTable, TableError};
 use super::{Counters, Direction, DropReason};
 
 /// Socket buffer size asked of the kernel for data-plane sockets: 4 MiB absorbs ~3,000
@@ -166,8 +167,87 @@ impl DataPlane {
         self.redirects.read().get(idx).cloned()
     }
 
+    /// Installs an edge session for the flow `(redirect, client)` and feeds it the game
+    /// datagrams held while it was being set up (they wait inside the session until the
+    /// BindAck).
+    pub fn install_edge(
+        &self,
+        id: SessionId,
+        key: SessionKey,
+        session: EdgeSession,
+        redirect: usize,
+        client: SocketAddr,
+    ) -> Result<(), TableError> {
+        let entry = Entry::new(
+            id,
+            key,
+            SessionState::Edge {
+                session,
+                game_client: client,
+                redirect,
+            },
+        );
+        self.table.insert(Arc::clone(&entry))?;
+        let held = self.table.activate_flow((redirect, client), id);
+        let mut state = entry.state.lock();
+        if let SessionState::Edge { session, .. } = &mut *state {
+            let mut sb = SendBatch::default();
+            let Some(sock) = self.redirect(redirect) else {
+                return Ok(());
+            };
+            let mut sink = Sink {
+                batch: &mut sb,
+                fd: self.fd(),
+                key: &entry.key,
+                counters: &self.counters,
+                towards_peer: Direction::Upstream,
+                local: Local::Game(&sock, client),
+            };
+            let now = self.clock.now();
+            for payload in &held {
+                if let Err(reason) = session.from_game(now, payload, &mut sink) {
+                    self.counters.dropped(reason);
+                }
+            }
+        }
+        entry.set_next_timer(&state);
+        Ok(())
+    }
+
+    /// Installs a proxy session with its connected egress socket and starts its egress loop.
+    pub fn install_proxy(
+        self: &Arc<Self>,
+        id: SessionId,
+        key: SessionKey,
+        session: ProxySession,
+        egress: Arc<UdpSocket>,
+    ) -> Result<(), TableError> {
+        let entry = Entry::new(
+            id,
+            key,
+            SessionState::Proxy {
+                session,
+                egress: Arc::clone(&egress),
+            },
+        );
+        self.table.insert(entry)?;
+        self.start_egress(id, egress);
+        Ok(())
+    }
+
+    /// Installs a relay transit entry.
+    pub fn install_relay(
+        &self,
+        id: SessionId,
+        key: SessionKey,
+        relay: RelayState,
+    ) -> Result<(), TableError> {
+        self.table
+            .insert(Entry::new(id, key, SessionState::Relay(relay)))
+    }
+
     /// Starts the egress loop of a proxy session whose entry is in the table.
-    pub fn start_egress(self: &Arc<Self>, id: SessionId, egress: Arc<UdpSocket>) {
+    fn start_egress(self: &Arc<Self>, id: SessionId, egress: Arc<UdpSocket>) {
         let task = tokio::spawn(Arc::clone(self).egress_loop(id, egress));
         self.tasks.insert(id, task.abort_handle());
     }
