@@ -7,9 +7,9 @@ use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
 
 use control_support::{envelope, frame_of, raw_frame};
 use lightspeed_protocol::control::{
-    CONTROL_VERSION, ClientToken, ControlError, Envelope, ErrorCode, FRAME_HEADER_LEN, HopSpec, MAX_FRAME_LEN,
-    MAX_GAME_LEN, MAX_NODE_NAME_LEN, MAX_PATH_HOPS, MAX_TOKEN_LEN, MAX_TRACESTATE_LEN, Message, TraceContext,
-    TraceError, decode_frame, encode_frame,
+    CONTROL_VERSION, ClientToken, ControlError, Envelope, ErrorCode, FRAME_HEADER_LEN, HopSpec,
+    MAX_FRAME_LEN, MAX_GAME_LEN, MAX_NODE_NAME_LEN, MAX_PATH_HOPS, MAX_TOKEN_LEN,
+    MAX_TRACESTATE_LEN, Message, TraceContext, TraceError, decode_frame, encode_frame,
 };
 use lightspeed_protocol::fec::FecScheme;
 use lightspeed_protocol::{SessionId, SessionKey};
@@ -20,11 +20,17 @@ fn ping(request_id: u64, nonce: u64) -> Envelope {
 }
 
 fn sample_trace() -> TraceContext {
-    TraceContext::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap()
+    TraceContext::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        .unwrap()
 }
 
 fn v6(port: u16) -> SocketAddr {
-    SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), port, 0, 0))
+    SocketAddr::V6(SocketAddrV6::new(
+        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1),
+        port,
+        0,
+        0,
+    ))
 }
 
 fn request(token: &str, path: Vec<HopSpec>) -> Message {
@@ -133,7 +139,8 @@ fn grant_frame_has_the_documented_bytes() {
     let mut expected = vec![0xac, 0x02]; // request_id 300 as a varint
     expected.push(1); // Some(trace)
     expected.extend_from_slice(&[
-        0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36,
+        0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47,
+        0x36,
     ]);
     expected.extend_from_slice(&[0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7]);
     expected.push(0x01); // flags
@@ -152,16 +159,28 @@ fn grant_frame_has_the_documented_bytes() {
 #[test]
 fn other_versions_are_refused_from_the_header_alone() {
     let frame = raw_frame(2, &[7, 0, 8, 1]);
-    assert_eq!(decode_frame(&frame), Err(ControlError::UnsupportedVersion { got: 2 }));
-    assert_eq!(decode_frame(&frame[..6]), Err(ControlError::UnsupportedVersion { got: 2 }));
-    assert_eq!(decode_frame(&frame[..5]), Err(ControlError::Incomplete { needed: 1 }));
+    assert_eq!(
+        decode_frame(&frame),
+        Err(ControlError::UnsupportedVersion { got: 2 })
+    );
+    assert_eq!(
+        decode_frame(&frame[..6]),
+        Err(ControlError::UnsupportedVersion { got: 2 })
+    );
+    assert_eq!(
+        decode_frame(&frame[..5]),
+        Err(ControlError::Incomplete { needed: 1 })
+    );
     // Checked before the length limit, so a later version with bigger frames is named.
     assert_eq!(
         decode_frame(&[0xff, 0xff, 0xff, 0xff, 0x00, 0x00]),
         Err(ControlError::UnsupportedVersion { got: 0 })
     );
     assert!(ControlError::UnsupportedVersion { got: 2 }.ends_stream());
-    assert_eq!(ControlError::UnsupportedVersion { got: 2 }.error_code(), ErrorCode::UnsupportedVersion);
+    assert_eq!(
+        ControlError::UnsupportedVersion { got: 2 }.error_code(),
+        ErrorCode::UnsupportedVersion
+    );
 }
 
 #[test]
@@ -170,22 +189,39 @@ fn oversize_frames_are_refused_before_the_body_arrives() {
     let header = [too_long[0], too_long[1], too_long[2], too_long[3], 0, 1];
     assert_eq!(
         decode_frame(&header),
-        Err(ControlError::FrameTooLarge { len: MAX_FRAME_LEN + 1, max: MAX_FRAME_LEN })
+        Err(ControlError::FrameTooLarge {
+            len: MAX_FRAME_LEN + 1,
+            max: MAX_FRAME_LEN
+        })
     );
     assert_eq!(
         decode_frame(&[0xff, 0xff, 0xff, 0xff, 0, 1]),
-        Err(ControlError::FrameTooLarge { len: u32::MAX as usize, max: MAX_FRAME_LEN })
+        Err(ControlError::FrameTooLarge {
+            len: u32::MAX as usize,
+            max: MAX_FRAME_LEN
+        })
     );
     // Exactly the limit is allowed: it waits for the body.
     let at_limit = u32::try_from(MAX_FRAME_LEN).unwrap().to_be_bytes();
     let header = [at_limit[0], at_limit[1], at_limit[2], at_limit[3], 0, 1];
-    assert_eq!(decode_frame(&header), Err(ControlError::Incomplete { needed: MAX_FRAME_LEN - 2 }));
+    assert_eq!(
+        decode_frame(&header),
+        Err(ControlError::Incomplete {
+            needed: MAX_FRAME_LEN - 2
+        })
+    );
 }
 
 #[test]
 fn lengths_below_two_are_too_short() {
-    assert_eq!(decode_frame(&[0, 0, 0, 0]), Err(ControlError::FrameTooShort { len: 0 }));
-    assert_eq!(decode_frame(&[0, 0, 0, 1, 0, 1]), Err(ControlError::FrameTooShort { len: 1 }));
+    assert_eq!(
+        decode_frame(&[0, 0, 0, 0]),
+        Err(ControlError::FrameTooShort { len: 0 })
+    );
+    assert_eq!(
+        decode_frame(&[0, 0, 0, 1, 0, 1]),
+        Err(ControlError::FrameTooShort { len: 1 })
+    );
     // A frame with a version but no body is a decode error, not a framing one.
     let err = decode_frame(&[0, 0, 0, 2, 0, 1]).unwrap_err();
     assert!(matches!(err, ControlError::Decode(_)), "{err:?}");
@@ -195,7 +231,10 @@ fn lengths_below_two_are_too_short() {
 
 #[test]
 fn bytes_after_the_envelope_inside_the_frame_are_refused() {
-    assert_eq!(decode_frame(&raw_frame(CONTROL_VERSION, &[7, 0, 8, 1, 0, 0])), Err(ControlError::TrailingBytes { count: 2 }));
+    assert_eq!(
+        decode_frame(&raw_frame(CONTROL_VERSION, &[7, 0, 8, 1, 0, 0])),
+        Err(ControlError::TrailingBytes { count: 2 })
+    );
 }
 
 #[test]
@@ -210,19 +249,51 @@ fn decoded_envelopes_are_validated() {
     let cases: Vec<(Message, ControlError)> = vec![
         (
             request(&long_token, vec![]),
-            ControlError::TooLong { field: "SessionRequest.token", len: MAX_TOKEN_LEN + 1, max: MAX_TOKEN_LEN },
+            ControlError::TooLong {
+                field: "SessionRequest.token",
+                len: MAX_TOKEN_LEN + 1,
+                max: MAX_TOKEN_LEN,
+            },
         ),
-        (request("", vec![]), ControlError::Invalid { field: "SessionRequest.token", reason: "empty" }),
+        (
+            request("", vec![]),
+            ControlError::Invalid {
+                field: "SessionRequest.token",
+                reason: "empty",
+            },
+        ),
         (
             request("has space", vec![]),
-            ControlError::Invalid { field: "SessionRequest.token", reason: "not visible ASCII" },
+            ControlError::Invalid {
+                field: "SessionRequest.token",
+                reason: "not visible ASCII",
+            },
         ),
         (
-            request("tok", vec![HopSpec { node: "relay".into(), data_addr: v6(4434) }; MAX_PATH_HOPS + 1]),
-            ControlError::TooLong { field: "SessionRequest.path", len: MAX_PATH_HOPS + 1, max: MAX_PATH_HOPS },
+            request(
+                "tok",
+                vec![
+                    HopSpec {
+                        node: "relay".into(),
+                        data_addr: v6(4434)
+                    };
+                    MAX_PATH_HOPS + 1
+                ],
+            ),
+            ControlError::TooLong {
+                field: "SessionRequest.path",
+                len: MAX_PATH_HOPS + 1,
+                max: MAX_PATH_HOPS,
+            },
         ),
         (
-            request("tok", vec![HopSpec { node: "r".repeat(MAX_NODE_NAME_LEN + 1), data_addr: v6(4434) }]),
+            request(
+                "tok",
+                vec![HopSpec {
+                    node: "r".repeat(MAX_NODE_NAME_LEN + 1),
+                    data_addr: v6(4434),
+                }],
+            ),
             ControlError::TooLong {
                 field: "SessionRequest.path",
                 len: MAX_NODE_NAME_LEN + 1,
@@ -230,12 +301,26 @@ fn decoded_envelopes_are_validated() {
             },
         ),
         (
-            request("tok", vec![HopSpec { node: "relay".into(), data_addr: v6(0) }]),
-            ControlError::Invalid { field: "SessionRequest.path", reason: "port 0" },
+            request(
+                "tok",
+                vec![HopSpec {
+                    node: "relay".into(),
+                    data_addr: v6(0),
+                }],
+            ),
+            ControlError::Invalid {
+                field: "SessionRequest.path",
+                reason: "port 0",
+            },
         ),
         (
-            Message::SessionBind { session: SessionId(0) },
-            ControlError::Invalid { field: "SessionBind.session", reason: "session id 0" },
+            Message::SessionBind {
+                session: SessionId(0),
+            },
+            ControlError::Invalid {
+                field: "SessionBind.session",
+                reason: "session id 0",
+            },
         ),
         (
             Message::RelayInstall {
@@ -244,15 +329,30 @@ fn decoded_envelopes_are_validated() {
                 upstream: v6(4434),
                 idle_timeout_ms: 1000,
             },
-            ControlError::Invalid { field: "RelayInstall.key", reason: "all-zero key" },
+            ControlError::Invalid {
+                field: "RelayInstall.key",
+                reason: "all-zero key",
+            },
         ),
         (
-            Message::FecUpdate { session: SessionId(5), fec: FecScheme::ReedSolomon { k: 16, m: 1 } },
-            ControlError::Invalid { field: "FecUpdate.fec", reason: "FEC k or m outside 1..=15" },
+            Message::FecUpdate {
+                session: SessionId(5),
+                fec: FecScheme::ReedSolomon { k: 16, m: 1 },
+            },
+            ControlError::Invalid {
+                field: "FecUpdate.fec",
+                reason: "FEC k or m outside 1..=15",
+            },
         ),
         (
-            Message::FecUpdate { session: SessionId(5), fec: FecScheme::Xor { k: 0 } },
-            ControlError::Invalid { field: "FecUpdate.fec", reason: "FEC k or m outside 1..=15" },
+            Message::FecUpdate {
+                session: SessionId(5),
+                fec: FecScheme::Xor { k: 0 },
+            },
+            ControlError::Invalid {
+                field: "FecUpdate.fec",
+                reason: "FEC k or m outside 1..=15",
+            },
         ),
         (
             Message::SessionGrant {
@@ -268,15 +368,30 @@ fn decoded_envelopes_are_validated() {
             },
         ),
         (
-            Message::Error { code: ErrorCode::Internal, message: "x".repeat(257) },
-            ControlError::TooLong { field: "Error.message", len: 257, max: 256 },
+            Message::Error {
+                code: ErrorCode::Internal,
+                message: "x".repeat(257),
+            },
+            ControlError::TooLong {
+                field: "Error.message",
+                len: 257,
+                max: 256,
+            },
         ),
     ];
     for (body, expected) in cases {
         let env = Envelope::new(1, None, body);
-        assert_eq!(decode_frame(&unchecked_frame(&env)), Err(expected.clone()), "decoding {env:?}");
+        assert_eq!(
+            decode_frame(&unchecked_frame(&env)),
+            Err(expected.clone()),
+            "decoding {env:?}"
+        );
         let mut out = vec![9, 9];
-        assert_eq!(encode_frame(&env, &mut out), Err(expected), "encoding {env:?}");
+        assert_eq!(
+            encode_frame(&env, &mut out),
+            Err(expected),
+            "encoding {env:?}"
+        );
         assert_eq!(out, [9, 9], "a refused encode leaves the buffer as it was");
     }
 }
@@ -284,15 +399,22 @@ fn decoded_envelopes_are_validated() {
 #[test]
 fn ipv6_scope_ids_are_refused_because_they_cannot_be_carried() {
     let scoped = SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 4434, 0, 3));
-    let env = Envelope::new(1, None, Message::RelayInstall {
-        session: SessionId(1),
-        key: SessionKey([1; 32]),
-        upstream: scoped,
-        idle_timeout_ms: 1000,
-    });
+    let env = Envelope::new(
+        1,
+        None,
+        Message::RelayInstall {
+            session: SessionId(1),
+            key: SessionKey([1; 32]),
+            upstream: scoped,
+            idle_timeout_ms: 1000,
+        },
+    );
     assert_eq!(
         encode_frame(&env, &mut Vec::new()),
-        Err(ControlError::Invalid { field: "RelayInstall.upstream", reason: "IPv6 flow info or scope id cannot be carried" })
+        Err(ControlError::Invalid {
+            field: "RelayInstall.upstream",
+            reason: "IPv6 flow info or scope id cannot be carried"
+        })
     );
 }
 
@@ -302,23 +424,41 @@ fn decoded_trace_contexts_are_validated() {
     let mut frame = frame_of(&env);
     // Header (6), request id (1), Some tag (1), then the 16-byte trace id.
     frame[8..24].fill(0);
-    assert_eq!(decode_frame(&frame), Err(ControlError::Trace(TraceError::ZeroTraceId)));
+    assert_eq!(
+        decode_frame(&frame),
+        Err(ControlError::Trace(TraceError::ZeroTraceId))
+    );
 
     let mut frame = frame_of(&env);
     frame[24..32].fill(0);
-    assert_eq!(decode_frame(&frame), Err(ControlError::Trace(TraceError::ZeroParentId)));
+    assert_eq!(
+        decode_frame(&frame),
+        Err(ControlError::Trace(TraceError::ZeroParentId))
+    );
 
-    let with_state = Envelope::new(1, Some(sample_trace().with_tracestate("rojo=1").unwrap()), Message::Ack);
+    let with_state = Envelope::new(
+        1,
+        Some(sample_trace().with_tracestate("rojo=1").unwrap()),
+        Message::Ack,
+    );
     let mut frame = frame_of(&with_state);
     let at = frame.len() - 7; // "rojo=1", then the Ack variant tag.
     assert_eq!(&frame[at..at + 6], b"rojo=1");
     frame[at] = b'R';
-    assert_eq!(decode_frame(&frame), Err(ControlError::Trace(TraceError::TracestateMember { index: 0 })));
+    assert_eq!(
+        decode_frame(&frame),
+        Err(ControlError::Trace(TraceError::TracestateMember {
+            index: 0
+        }))
+    );
 }
 
 #[test]
 fn largest_valid_envelope_fits_the_frame_limit_with_room() {
-    let hop = |i: u16| HopSpec { node: "n".repeat(MAX_NODE_NAME_LEN), data_addr: v6(60_000 + i) };
+    let hop = |i: u16| HopSpec {
+        node: "n".repeat(MAX_NODE_NAME_LEN),
+        data_addr: v6(60_000 + i),
+    };
     let state = format!("a={},b={}", "x".repeat(256), "y".repeat(251));
     assert_eq!(state.len(), MAX_TRACESTATE_LEN);
     let env = Envelope::new(
@@ -343,4 +483,12 @@ fn client_tokens_never_reach_debug_output() {
     let shown = format!("{env:?}");
     assert!(!shown.contains("sekrit"), "{shown}");
     assert!(shown.contains("ClientToken(12 bytes)"), "{shown}");
+}
+
+#[test]
+fn non_minimal_varints_decode_to_the_same_envelope_but_reencode_minimally() {
+    let padded = raw_frame(CONTROL_VERSION, &[0x87, 0x00, 0, 8, 1]); // request_id 7 in two bytes
+    let (env, used) = decode_frame(&padded).unwrap();
+    assert_eq!((env.clone(), used), (ping(7, 1), padded.len()));
+    assert_eq!(frame_of(&env), [0, 0, 0, 6, 0, 1, 7, 0, 8, 1]);
 }

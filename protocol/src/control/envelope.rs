@@ -72,7 +72,10 @@ pub fn encode_frame(envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), Contro
         }
         _ => {
             out.truncate(start);
-            Err(ControlError::FrameTooLarge { len, max: MAX_FRAME_LEN })
+            Err(ControlError::FrameTooLarge {
+                len,
+                max: MAX_FRAME_LEN,
+            })
         }
     }
 }
@@ -89,7 +92,8 @@ pub fn encode_frame(envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), Contro
 pub fn decode_frame(buf: &[u8]) -> Result<(Envelope, usize), ControlError> {
     let total = frame_extent(buf)?;
     let body = buf.get(FRAME_HEADER_LEN..total).unwrap_or_default();
-    let (envelope, rest) = postcard::take_from_bytes::<Envelope>(body).map_err(ControlError::Decode)?;
+    let (envelope, rest) =
+        postcard::take_from_bytes::<Envelope>(body).map_err(ControlError::Decode)?;
     if !rest.is_empty() {
         return Err(ControlError::TrailingBytes { count: rest.len() });
     }
@@ -103,7 +107,9 @@ pub fn decode_frame(buf: &[u8]) -> Result<(Envelope, usize), ControlError> {
 /// reader can always skip a frame whose extent this function returned.
 pub(crate) fn frame_extent(buf: &[u8]) -> Result<usize, ControlError> {
     let Some(&[a, b, c, d]) = buf.first_chunk::<4>() else {
-        return Err(ControlError::Incomplete { needed: 4 - buf.len() });
+        return Err(ControlError::Incomplete {
+            needed: 4 - buf.len(),
+        });
     };
     // u32 always fits usize on the 32- and 64-bit targets we build for; saturate otherwise
     // so the limit check below still refuses it.
@@ -121,7 +127,10 @@ pub(crate) fn frame_extent(buf: &[u8]) -> Result<usize, ControlError> {
         return Err(ControlError::UnsupportedVersion { got: version });
     }
     if len > MAX_FRAME_LEN {
-        return Err(ControlError::FrameTooLarge { len, max: MAX_FRAME_LEN });
+        return Err(ControlError::FrameTooLarge {
+            len,
+            max: MAX_FRAME_LEN,
+        });
     }
     let total = 4 + len;
     if buf.len() < total {

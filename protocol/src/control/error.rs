@@ -83,7 +83,9 @@ impl ControlError {
     pub fn ends_stream(&self) -> bool {
         matches!(
             self,
-            ControlError::FrameTooShort { .. } | ControlError::FrameTooLarge { .. } | ControlError::UnsupportedVersion { .. }
+            ControlError::FrameTooShort { .. }
+                | ControlError::FrameTooLarge { .. }
+                | ControlError::UnsupportedVersion { .. }
         )
     }
 

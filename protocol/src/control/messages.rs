@@ -261,7 +261,10 @@ fn max_len(field: &'static str, len: usize, max: usize) -> Result<(), ControlErr
 fn visible_ascii(field: &'static str, s: &str, max: usize) -> Result<(), ControlError> {
     max_len(field, s.len(), max)?;
     if s.is_empty() {
-        return Err(ControlError::Invalid { field, reason: "empty" });
+        return Err(ControlError::Invalid {
+            field,
+            reason: "empty",
+        });
     }
     if !s.bytes().all(|c| c.is_ascii_graphic()) {
         return Err(ControlError::Invalid {
@@ -274,7 +277,10 @@ fn visible_ascii(field: &'static str, s: &str, max: usize) -> Result<(), Control
 
 fn session_id(field: &'static str, id: SessionId) -> Result<(), ControlError> {
     if id.0 == 0 {
-        return Err(ControlError::Invalid { field, reason: "session id 0" });
+        return Err(ControlError::Invalid {
+            field,
+            reason: "session id 0",
+        });
     }
     Ok(())
 }
@@ -293,7 +299,10 @@ fn session_key(field: &'static str, key: &SessionKey) -> Result<(), ControlError
 /// would silently vanish; refuse them instead. Port 0 is never a real destination.
 fn addr(field: &'static str, a: &SocketAddr) -> Result<(), ControlError> {
     if a.port() == 0 {
-        return Err(ControlError::Invalid { field, reason: "port 0" });
+        return Err(ControlError::Invalid {
+            field,
+            reason: "port 0",
+        });
     }
     if let SocketAddr::V6(v6) = a
         && (v6.flowinfo() != 0 || v6.scope_id() != 0)
@@ -353,7 +362,10 @@ fn de_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<HopSpec>, D::Er
             f.write_str("a sequence of hops")
         }
 
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
             let mut path = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_PATH_HOPS));
             while let Some(hop) = seq.next_element()? {
                 path.push(hop);

@@ -52,6 +52,10 @@
 //!                8: Ping            9: Pong         10: Error
 //! ```
 //!
+//! Encoders write minimal varints. Decoders also accept non-minimal ones (postcard does), so
+//! a decoded frame re-encodes to an equal envelope, not necessarily to the same bytes: never
+//! hash or sign frame bytes.
+//!
 //! For example `Envelope { request_id: 7, trace: None, body: Ping { nonce: 1 } }` is the
 //! frame `00 00 00 06 | 00 01 | 07 00 08 01`.
 //!
@@ -91,11 +95,13 @@ mod messages;
 mod reader;
 mod trace;
 
-pub use envelope::{CONTROL_VERSION, Envelope, FRAME_HEADER_LEN, MAX_FRAME_LEN, decode_frame, encode_frame};
+pub use envelope::{
+    CONTROL_VERSION, Envelope, FRAME_HEADER_LEN, MAX_FRAME_LEN, decode_frame, encode_frame,
+};
 pub use error::ControlError;
 pub use messages::{
-    ClientToken, CloseReason, ErrorCode, HopSpec, MAX_ERROR_MESSAGE_LEN, MAX_GAME_LEN, MAX_IDLE_TIMEOUT_MS,
-    MAX_NODE_NAME_LEN, MAX_PATH_HOPS, MAX_TOKEN_LEN, Message,
+    ClientToken, CloseReason, ErrorCode, HopSpec, MAX_ERROR_MESSAGE_LEN, MAX_GAME_LEN,
+    MAX_IDLE_TIMEOUT_MS, MAX_NODE_NAME_LEN, MAX_PATH_HOPS, MAX_TOKEN_LEN, Message,
 };
 pub use reader::FrameReader;
 pub use trace::{MAX_TRACESTATE_LEN, MAX_TRACESTATE_MEMBERS, TraceContext, TraceError};

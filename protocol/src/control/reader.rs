@@ -57,7 +57,8 @@ impl FrameReader {
             self.start = 0;
         }
         let take = bytes.len().min(CAPACITY - self.buf.len());
-        self.buf.extend_from_slice(bytes.get(..take).unwrap_or_default());
+        self.buf
+            .extend_from_slice(bytes.get(..take).unwrap_or_default());
         take
     }
 

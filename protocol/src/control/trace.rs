@@ -150,7 +150,9 @@ impl TraceContext {
             }
         }
         if b.len() > TRACEPARENT_LEN && b[TRACEPARENT_LEN] != b'-' {
-            return Err(TraceError::Delimiter { at: TRACEPARENT_LEN });
+            return Err(TraceError::Delimiter {
+                at: TRACEPARENT_LEN,
+            });
         }
         let mut trace_id = [0u8; 16];
         hex_decode(&b[3..35], &mut trace_id, "trace-id")?;
@@ -292,9 +294,11 @@ fn valid_key(key: &str) -> bool {
     };
     b.len() <= MAX_KEY_LEN
         && (first.is_ascii_lowercase() || first.is_ascii_digit())
-        && rest
-            .iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'*' | b'/' | b'@'))
+        && rest.iter().all(|c| {
+            c.is_ascii_lowercase()
+                || c.is_ascii_digit()
+                || matches!(c, b'_' | b'-' | b'*' | b'/' | b'@')
+        })
 }
 
 /// `value = 0*255(chr) nblk-chr`: printable ASCII except `,` and `=`, not ending in a space.
@@ -303,7 +307,8 @@ fn valid_value(value: &str) -> bool {
     !b.is_empty()
         && b.len() <= MAX_VALUE_LEN
         && b.last() != Some(&b' ')
-        && b.iter().all(|&c| (0x20..=0x7e).contains(&c) && c != b',' && c != b'=')
+        && b.iter()
+            .all(|&c| (0x20..=0x7e).contains(&c) && c != b',' && c != b'=')
 }
 
 #[cfg(test)]
@@ -315,7 +320,10 @@ mod tests {
         let mut out = [0u8; 2];
         assert_eq!(hex_decode(b"0aff", &mut out, "x"), Ok(()));
         assert_eq!(out, [0x0a, 0xff]);
-        assert_eq!(hex_decode(b"0AFF", &mut out, "x"), Err(TraceError::NotLowerHex { field: "x" }));
+        assert_eq!(
+            hex_decode(b"0AFF", &mut out, "x"),
+            Err(TraceError::NotLowerHex { field: "x" })
+        );
     }
 
     #[test]

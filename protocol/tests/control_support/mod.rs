@@ -4,7 +4,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use lightspeed_protocol::control::{
-    ClientToken, CloseReason, Envelope, ErrorCode, HopSpec, MAX_PATH_HOPS, Message, TraceContext, encode_frame,
+    ClientToken, CloseReason, Envelope, ErrorCode, HopSpec, MAX_PATH_HOPS, Message, TraceContext,
+    encode_frame,
 };
 use lightspeed_protocol::fec::FecScheme;
 use lightspeed_protocol::{SessionId, SessionKey};
@@ -16,7 +17,8 @@ const VALUE_END_CHARS: &str = r"[\x21-\x2b\x2d-\x3c\x3e-\x7e]";
 
 pub fn tracestate() -> impl Strategy<Value = String> {
     let key = "[a-z0-9][a-z0-9_*/@-]{0,15}";
-    let value = prop::string::string_regex(&format!("{VALUE_CHARS}{{0,20}}{VALUE_END_CHARS}")).expect("valid regex");
+    let value = prop::string::string_regex(&format!("{VALUE_CHARS}{{0,20}}{VALUE_END_CHARS}"))
+        .expect("valid regex");
     prop::collection::btree_map(key, value, 0..6).prop_map(|members| {
         members
             .into_iter()
@@ -36,7 +38,9 @@ pub fn trace_context() -> impl Strategy<Value = TraceContext> {
         .prop_map(|(trace_id, parent_id, flags, state)| {
             let ctx = TraceContext::new(trace_id, parent_id, flags).expect("non-zero ids");
             match state {
-                Some(state) => ctx.with_tracestate(state).expect("generated tracestate is valid"),
+                Some(state) => ctx
+                    .with_tracestate(state)
+                    .expect("generated tracestate is valid"),
                 None => ctx,
             }
         })
@@ -46,8 +50,12 @@ pub fn socket_addr() -> impl Strategy<Value = SocketAddr> {
     prop_oneof![
         (any::<[u8; 4]>(), 1..=u16::MAX)
             .prop_map(|(ip, port)| SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(ip), port))),
-        (any::<[u8; 16]>(), 1..=u16::MAX)
-            .prop_map(|(ip, port)| SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(ip), port, 0, 0))),
+        (any::<[u8; 16]>(), 1..=u16::MAX).prop_map(|(ip, port)| SocketAddr::V6(SocketAddrV6::new(
+            Ipv6Addr::from(ip),
+            port,
+            0,
+            0
+        ))),
     ]
 }
 
@@ -121,17 +129,25 @@ pub fn message() -> impl Strategy<Value = Message> {
                 fec,
                 path,
             }),
-        (session_id(), session_key(), socket_addr(), fec_scheme(), idle_timeout()).prop_map(
-            |(session, key, data_addr, fec, idle_timeout_ms)| Message::SessionGrant {
-                session,
-                key,
-                data_addr,
-                fec,
-                idle_timeout_ms,
-            }
-        ),
+        (
+            session_id(),
+            session_key(),
+            socket_addr(),
+            fec_scheme(),
+            idle_timeout()
+        )
+            .prop_map(|(session, key, data_addr, fec, idle_timeout_ms)| {
+                Message::SessionGrant {
+                    session,
+                    key,
+                    data_addr,
+                    fec,
+                    idle_timeout_ms,
+                }
+            }),
         session_id().prop_map(|session| Message::SessionBind { session }),
-        (session_id(), close_reason()).prop_map(|(session, reason)| Message::SessionClose { session, reason }),
+        (session_id(), close_reason())
+            .prop_map(|(session, reason)| Message::SessionClose { session, reason }),
         (session_id(), session_key(), socket_addr(), idle_timeout()).prop_map(
             |(session, key, upstream, idle_timeout_ms)| Message::RelayInstall {
                 session,
