@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 
 use lightspeed_protocol::control::{
-    CONTROL_VERSION, ClientToken, CloseReason, Envelope, ErrorCode, HopSpec, Message, TraceContext, decode_frame,
-    encode_frame,
+    CONTROL_VERSION, ClientToken, CloseReason, Envelope, ErrorCode, HopSpec, Message, TraceContext,
+    decode_frame, encode_frame,
 };
 use lightspeed_protocol::fec::FecScheme;
 use lightspeed_protocol::{SessionId, SessionKey};
@@ -24,56 +24,125 @@ fn trace() -> TraceContext {
 fn seed_envelopes() -> Vec<(&'static str, Envelope)> {
     let key = SessionKey(*b"0123456789abcdef0123456789abcdef");
     let hops = vec![
-        HopSpec { node: "relay-fra-1".into(), data_addr: "198.51.100.20:4434".parse().unwrap() },
-        HopSpec { node: "relay-ams-2".into(), data_addr: "[2001:db8::20]:4434".parse().unwrap() },
+        HopSpec {
+            node: "relay-fra-1".into(),
+            data_addr: "198.51.100.20:4434".parse().unwrap(),
+        },
+        HopSpec {
+            node: "relay-ams-2".into(),
+            data_addr: "[2001:db8::20]:4434".parse().unwrap(),
+        },
     ];
     let env = |id, body| Envelope::new(id, Some(trace()), body);
     vec![
         (
             "session_request",
-            env(1, Message::SessionRequest {
-                token: ClientToken("ls_tok_3f9a2c7d1e".into()),
-                target: "203.0.113.7:27015".parse().unwrap(),
-                game: Some("cs2".into()),
-                fec: FecScheme::Xor { k: 4 },
-                path: hops.clone(),
-            }),
+            env(
+                1,
+                Message::SessionRequest {
+                    token: ClientToken("ls_tok_3f9a2c7d1e".into()),
+                    target: "203.0.113.7:27015".parse().unwrap(),
+                    game: Some("cs2".into()),
+                    fec: FecScheme::Xor { k: 4 },
+                    path: hops.clone(),
+                },
+            ),
         ),
         (
             "session_grant",
-            Envelope::new(1, None, Message::SessionGrant {
-                session: SessionId(0x00c0_ffee),
-                key: key.clone(),
-                data_addr: "198.51.100.20:4434".parse().unwrap(),
-                fec: FecScheme::ReedSolomon { k: 10, m: 3 },
-                idle_timeout_ms: 30_000,
-            }),
+            Envelope::new(
+                1,
+                None,
+                Message::SessionGrant {
+                    session: SessionId(0x00c0_ffee),
+                    key: key.clone(),
+                    data_addr: "198.51.100.20:4434".parse().unwrap(),
+                    fec: FecScheme::ReedSolomon { k: 10, m: 3 },
+                    idle_timeout_ms: 30_000,
+                },
+            ),
         ),
-        ("session_bind", env(2, Message::SessionBind { session: SessionId(0x00c0_ffee) })),
+        (
+            "session_bind",
+            env(
+                2,
+                Message::SessionBind {
+                    session: SessionId(0x00c0_ffee),
+                },
+            ),
+        ),
         (
             "session_close",
-            env(3, Message::SessionClose { session: SessionId(0x00c0_ffee), reason: CloseReason::ClientExit }),
+            env(
+                3,
+                Message::SessionClose {
+                    session: SessionId(0x00c0_ffee),
+                    reason: CloseReason::ClientExit,
+                },
+            ),
         ),
         (
             "relay_install",
-            env(4, Message::RelayInstall {
-                session: SessionId(0x00c0_ffee),
-                key,
-                upstream: "[2001:db8::1]:4434".parse().unwrap(),
-                idle_timeout_ms: 30_000,
-            }),
+            env(
+                4,
+                Message::RelayInstall {
+                    session: SessionId(0x00c0_ffee),
+                    key,
+                    upstream: "[2001:db8::1]:4434".parse().unwrap(),
+                    idle_timeout_ms: 30_000,
+                },
+            ),
         ),
-        ("fec_update", env(5, Message::FecUpdate { session: SessionId(7), fec: FecScheme::Duplicate })),
-        ("route_update", env(6, Message::RouteUpdate { session: SessionId(7), path: hops })),
+        (
+            "fec_update",
+            env(
+                5,
+                Message::FecUpdate {
+                    session: SessionId(7),
+                    fec: FecScheme::Duplicate,
+                },
+            ),
+        ),
+        (
+            "route_update",
+            env(
+                6,
+                Message::RouteUpdate {
+                    session: SessionId(7),
+                    path: hops,
+                },
+            ),
+        ),
         ("ack", Envelope::new(6, None, Message::Ack)),
-        ("ping", env(u64::MAX, Message::Ping { nonce: 0x0123_4567_89ab_cdef })),
-        ("pong", Envelope::new(u64::MAX, None, Message::Pong { nonce: 0x0123_4567_89ab_cdef })),
+        (
+            "ping",
+            env(
+                u64::MAX,
+                Message::Ping {
+                    nonce: 0x0123_4567_89ab_cdef,
+                },
+            ),
+        ),
+        (
+            "pong",
+            Envelope::new(
+                u64::MAX,
+                None,
+                Message::Pong {
+                    nonce: 0x0123_4567_89ab_cdef,
+                },
+            ),
+        ),
         (
             "error",
-            Envelope::new(1, None, Message::Error {
-                code: ErrorCode::DestinationRefused,
-                message: "destination 10.0.0.1:27015 is in a refused range".into(),
-            }),
+            Envelope::new(
+                1,
+                None,
+                Message::Error {
+                    code: ErrorCode::DestinationRefused,
+                    message: "destination 10.0.0.1:27015 is in a refused range".into(),
+                },
+            ),
         ),
     ]
 }
@@ -114,8 +183,7 @@ fn fuzz_seed_corpus_matches_the_current_encoding() {
         }
         let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(
-            committed,
-            bytes,
+            committed, bytes,
             "{name}: the version-1 encoding changed; bump CONTROL_VERSION, then regenerate the seeds"
         );
     }

@@ -29,7 +29,11 @@ fn decode_sequentially(data: &[u8]) -> Vec<Result<Envelope, ControlError>> {
                 assert!((FRAME_HEADER_LEN..=rest.len()).contains(&used));
                 let mut again = Vec::new();
                 encode_frame(&env, &mut again).expect("a decoded envelope re-encodes");
-                assert!(again.len() <= used, "re-encoding grew from {used} to {}", again.len());
+                assert!(
+                    again.len() <= used,
+                    "re-encoding grew from {used} to {}",
+                    again.len()
+                );
                 let (back, n) = decode_frame(&again).expect("a re-encoded frame decodes");
                 assert_eq!(n, again.len());
                 assert_eq!(back, env);

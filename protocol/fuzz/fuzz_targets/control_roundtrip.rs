@@ -28,7 +28,10 @@ fuzz_target!(|data: &[u8]| {
         4..FRAME_HEADER_LEN => FRAME_HEADER_LEN - cut,
         _ => frame.len() - cut,
     };
-    assert_eq!(decode_frame(&frame[..cut]), Err(ControlError::Incomplete { needed }));
+    assert_eq!(
+        decode_frame(&frame[..cut]),
+        Err(ControlError::Incomplete { needed })
+    );
 
     let mut reader = FrameReader::new();
     for (i, byte) in frame.iter().enumerate() {

@@ -13,7 +13,11 @@ use lightspeed_protocol::{SessionId, SessionKey};
 /// An envelope that passes `Envelope::validate`, with every message variant reachable.
 pub fn envelope(u: &mut Unstructured<'_>) -> Result<Envelope> {
     let request_id = u.arbitrary()?;
-    let trace = if u.arbitrary()? { Some(trace(u)?) } else { None };
+    let trace = if u.arbitrary()? {
+        Some(trace(u)?)
+    } else {
+        None
+    };
     Ok(Envelope::new(request_id, trace, message(u)?))
 }
 
@@ -23,7 +27,11 @@ pub fn message(u: &mut Unstructured<'_>) -> Result<Message> {
         0 => Message::SessionRequest {
             token: ClientToken(visible(u, MAX_TOKEN_LEN)?),
             target: addr(u)?,
-            game: if u.arbitrary()? { Some(visible(u, MAX_GAME_LEN)?) } else { None },
+            game: if u.arbitrary()? {
+                Some(visible(u, MAX_GAME_LEN)?)
+            } else {
+                None
+            },
             fec: fec(u)?,
             path: path(u)?,
         },
@@ -34,7 +42,9 @@ pub fn message(u: &mut Unstructured<'_>) -> Result<Message> {
             fec: fec(u)?,
             idle_timeout_ms: u.int_in_range(1..=MAX_IDLE_TIMEOUT_MS)?,
         },
-        2 => Message::SessionBind { session: session(u)? },
+        2 => Message::SessionBind {
+            session: session(u)?,
+        },
         3 => Message::SessionClose {
             session: session(u)?,
             reason: *u.choose(&[
@@ -51,11 +61,21 @@ pub fn message(u: &mut Unstructured<'_>) -> Result<Message> {
             upstream: addr(u)?,
             idle_timeout_ms: u.int_in_range(1..=MAX_IDLE_TIMEOUT_MS)?,
         },
-        5 => Message::FecUpdate { session: session(u)?, fec: fec(u)? },
-        6 => Message::RouteUpdate { session: session(u)?, path: path(u)? },
+        5 => Message::FecUpdate {
+            session: session(u)?,
+            fec: fec(u)?,
+        },
+        6 => Message::RouteUpdate {
+            session: session(u)?,
+            path: path(u)?,
+        },
         7 => Message::Ack,
-        8 => Message::Ping { nonce: u.arbitrary()? },
-        9 => Message::Pong { nonce: u.arbitrary()? },
+        8 => Message::Ping {
+            nonce: u.arbitrary()?,
+        },
+        9 => Message::Pong {
+            nonce: u.arbitrary()?,
+        },
         _ => Message::Error {
             code: *u.choose(&[
                 ErrorCode::BadToken,
@@ -95,7 +115,9 @@ pub fn trace(u: &mut Unstructured<'_>) -> Result<TraceContext> {
         }
         state.push('v'); // a value is non-empty and may not end in a space
     }
-    Ok(ctx.with_tracestate(state).expect("built to the W3C grammar"))
+    Ok(ctx
+        .with_tracestate(state)
+        .expect("built to the W3C grammar"))
 }
 
 fn visible(u: &mut Unstructured<'_>, max: usize) -> Result<String> {
@@ -121,17 +143,30 @@ fn text(u: &mut Unstructured<'_>, max: usize) -> Result<String> {
 fn addr(u: &mut Unstructured<'_>) -> Result<SocketAddr> {
     let port = u.int_in_range(1..=u16::MAX)?;
     Ok(if u.arbitrary()? {
-        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(u.arbitrary::<[u8; 4]>()?), port))
+        SocketAddr::V4(SocketAddrV4::new(
+            Ipv4Addr::from(u.arbitrary::<[u8; 4]>()?),
+            port,
+        ))
     } else {
-        SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(u.arbitrary::<[u8; 16]>()?), port, 0, 0))
+        SocketAddr::V6(SocketAddrV6::new(
+            Ipv6Addr::from(u.arbitrary::<[u8; 16]>()?),
+            port,
+            0,
+            0,
+        ))
     })
 }
 
 fn fec(u: &mut Unstructured<'_>) -> Result<FecScheme> {
     Ok(match u.choose_index(4)? {
         0 => FecScheme::Off,
-        1 => FecScheme::Xor { k: u.int_in_range(1..=15)? },
-        2 => FecScheme::ReedSolomon { k: u.int_in_range(1..=15)?, m: u.int_in_range(1..=15)? },
+        1 => FecScheme::Xor {
+            k: u.int_in_range(1..=15)?,
+        },
+        2 => FecScheme::ReedSolomon {
+            k: u.int_in_range(1..=15)?,
+            m: u.int_in_range(1..=15)?,
+        },
         _ => FecScheme::Duplicate,
     })
 }
@@ -149,6 +184,11 @@ fn key(u: &mut Unstructured<'_>) -> Result<SessionKey> {
 fn path(u: &mut Unstructured<'_>) -> Result<Vec<HopSpec>> {
     let hops = u.int_in_range(0..=MAX_PATH_HOPS)?;
     (0..hops)
-        .map(|_| Ok(HopSpec { node: visible(u, MAX_NODE_NAME_LEN)?, data_addr: addr(u)? }))
+        .map(|_| {
+            Ok(HopSpec {
+                node: visible(u, MAX_NODE_NAME_LEN)?,
+                data_addr: addr(u)?,
+            })
+        })
         .collect()
 }

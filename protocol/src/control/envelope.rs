@@ -102,9 +102,9 @@ pub fn decode_frame(buf: &[u8]) -> Result<(Envelope, usize), ControlError> {
 }
 
 /// Checks the frame header at the start of `buf` and returns the frame's total length
-/// (header included) once all of it is in `buf`. Errors for which
-/// [`ControlError::ends_stream`] is false are only ever returned by body decoding, so a
-/// reader can always skip a frame whose extent this function returned.
+/// (header included) once all of it is in `buf`. Its only errors are `Incomplete` and those
+/// for which [`ControlError::ends_stream`] is true, so any other error comes from the body of
+/// a frame whose extent is known, and a reader can skip that frame.
 pub(crate) fn frame_extent(buf: &[u8]) -> Result<usize, ControlError> {
     let Some(&[a, b, c, d]) = buf.first_chunk::<4>() else {
         return Err(ControlError::Incomplete {
