@@ -1,0 +1,152 @@
+//! What a node is asked to be: the runtime form of its configuration. The binary turns its
+//! TOML file into a [`NodeSpec`]; tests and the demo build one directly.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use lightspeed_mesh::Role;
+use lightspeed_mesh::policy::DestinationPolicy;
+
+/// A mesh peer known from configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerSpec {
+    /// Its node name (the name in its mesh certificate).
+    pub name: String,
+    /// Its QUIC control address.
+    pub control: SocketAddr,
+    /// Its data-plane address.
+    pub data: SocketAddr,
+    /// TLS server name to expect (defaults to the node name).
+    pub server_name: String,
+}
+
+/// The FEC setting of an edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FecSetting {
+    /// No FEC.
+    Off,
+    /// Let the FEC policy choose.
+    Auto,
+    /// Duplicate every packet.
+    Dup,
+    /// XOR parity over `k` packets.
+    Xor {
+        /// Data packets per group.
+        k: u8,
+    },
+    /// Reed-Solomon `(k, m)`.
+    Rs {
+        /// Data packets per group.
+        k: u8,
+        /// Parity packets per group.
+        m: u8,
+    },
+}
+
+/// One `[[edge.redirect]]`: a local port the game talks to, and the real server behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectSpec {
+    /// Local address the game sends to.
+    pub listen: SocketAddr,
+    /// The game server.
+    pub target: SocketAddr,
+    /// Game profile id, if known.
+    pub game: Option<String>,
+}
+
+/// Edge role settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeSpec {
+    /// Admission token presented to proxies.
+    pub token: String,
+    /// The proxy's peer name.
+    pub proxy: String,
+    /// Relay peer names between edge and proxy, edge side first (0..=2).
+    pub via: Vec<String>,
+    /// FEC setting.
+    pub fec: FecSetting,
+    /// FEC group deadline for block codes.
+    pub fec_deadline: Duration,
+    /// Keepalive probe interval.
+    pub keepalive: Duration,
+    /// Redirect sockets.
+    pub redirects: Vec<RedirectSpec>,
+}
+
+/// Proxy role settings.
+#[derive(Debug, Clone, Default)]
+pub struct ProxySpec {
+    /// Accepted client tokens.
+    pub tokens: Vec<String>,
+    /// Destination rules.
+    pub policy: DestinationPolicy,
+    /// Source IP for egress sockets (default: unspecified).
+    pub egress_bind: Option<std::net::IpAddr>,
+}
+
+/// Node-wide limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Session table cap.
+    pub max_sessions: usize,
+    /// A session with no authenticated packet for this long is removed.
+    pub idle_timeout: Duration,
+    /// Per-session packet rate limit (0: none).
+    pub per_session_pps: u32,
+    /// Edge flows waiting for a session.
+    pub max_pending_flows: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_sessions: 10_000,
+            idle_timeout: Duration::from_secs(30),
+            per_session_pps: 1_000,
+            max_pending_flows: 256,
+        }
+    }
+}
+
+/// TLS material paths of the node's mesh identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSpec {
+    /// Mesh CA certificate (PEM).
+    pub ca_cert: std::path::PathBuf,
+    /// This node's certificate (PEM); edges without one connect anonymously.
+    pub cert: Option<std::path::PathBuf>,
+    /// This node's private key (PEM).
+    pub key: Option<std::path::PathBuf>,
+}
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone)]
+pub struct NodeSpec {
+    /// Node name.
+    pub name: String,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// Data-plane socket.
+    pub data_listen: SocketAddr,
+    /// The data address other nodes reach this one at (defaults to `data_listen`).
+    pub data_advertise: Option<SocketAddr>,
+    /// QUIC control socket (proxies and relays).
+    pub control_listen: SocketAddr,
+    /// Mesh identity.
+    pub tls: TlsSpec,
+    /// Limits.
+    pub limits: Limits,
+    /// Proxy settings.
+    pub proxy: ProxySpec,
+    /// Edge settings (required for the edge role).
+    pub edge: Option<EdgeSpec>,
+    /// Known peers.
+    pub peers: Vec<PeerSpec>,
+}
+
+impl NodeSpec {
+    /// True if the node holds `role`.
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
