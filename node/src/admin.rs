@@ -111,7 +111,11 @@ async fn health(State(state): State<AdminState>) -> axum::Json<Health> {
 async fn metrics_text(State(state): State<AdminState>) -> Response {
     match metrics::render(&state.counters, &state.sessions) {
         Ok(body) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response(),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "metrics encoding failed\n").into_response(),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "metrics encoding failed\n",
+        )
+            .into_response(),
     }
 }
 

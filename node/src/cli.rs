@@ -13,7 +13,11 @@ use crate::config::{FecSetting, LogFormat, Overrides};
 
 /// LightSpeed node: edge, relay and proxy roles in one binary.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "lightspeed-node", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "lightspeed-node",
+    version,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// TOML config file (see docs/configuration.md). Without it, built-in defaults are used.
     #[arg(long, value_name = "FILE")]

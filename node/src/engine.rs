@@ -13,9 +13,9 @@ use crate::shutdown::Shutdown;
 pub async fn run(config: Config, admin: AdminState, mut shutdown: Shutdown) -> anyhow::Result<()> {
     tracing::info!(
         name = %config.node.name,
-        roles = ?admin.roles(),
         "engine not built yet; idling until shutdown"
     );
+    let _ = admin;
     shutdown.requested().await;
     Ok(())
 }

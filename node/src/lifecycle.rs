@@ -54,13 +54,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .local_addr()
         .context("cannot read the admin listener's address")?;
 
+    let roles: Vec<&str> = config.node.roles.iter().map(|r| r.as_str()).collect();
     tracing::info!(
         name = %config.node.name,
-        roles = ?config.node.roles,
+        roles = %roles.join(","),
         version = env!("CARGO_PKG_VERSION"),
         "lightspeed-node starting"
     );
-    if config.proxy.allow_loopback_for_testing && config.node.roles.contains(&lightspeed_mesh::Role::Proxy) {
+    if config.proxy.allow_loopback_for_testing
+        && config.node.roles.contains(&lightspeed_mesh::Role::Proxy)
+    {
         tracing::warn!("proxy.allow_loopback_for_testing is on: loopback destinations are allowed");
     }
 
@@ -82,7 +85,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let result = joined
             .with_context(|| format!("{what} task panicked or was cancelled"))
             .and_then(|r| r);
-        let other = if what == "engine" { admin_task } else { engine_task };
+        let other = if what == "engine" {
+            admin_task
+        } else {
+            engine_task
+        };
         other.abort();
         return match result {
             Ok(()) if what == "engine" => {
@@ -96,9 +103,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     match tokio::time::timeout(ENGINE_GRACE, flatten(engine_task, "engine")).await {
         Ok(result) => result.context("engine failed during shutdown")?,
-        Err(_) => anyhow::bail!("engine did not stop within {ENGINE_GRACE:?} of the shutdown request"),
+        Err(_) => {
+            anyhow::bail!("engine did not stop within {ENGINE_GRACE:?} of the shutdown request")
+        }
     }
-    if let Ok(result) = tokio::time::timeout(ADMIN_GRACE, flatten(admin_task, "admin server")).await {
+    if let Ok(result) = tokio::time::timeout(ADMIN_GRACE, flatten(admin_task, "admin server")).await
+    {
         result?;
     }
     tracing::info!("stopped");

@@ -152,9 +152,18 @@ mod tests {
         let text = render(&counters, &sessions).unwrap();
 
         let v = |s: &str| value(&text, s);
-        assert_eq!(v("lightspeed_packets_total{direction=\"upstream\"}"), Some(2.0));
-        assert_eq!(v("lightspeed_packets_total{direction=\"downstream\"}"), Some(1.0));
-        assert_eq!(v("lightspeed_bytes_total{direction=\"upstream\"}"), Some(120.0));
+        assert_eq!(
+            v("lightspeed_packets_total{direction=\"upstream\"}"),
+            Some(2.0)
+        );
+        assert_eq!(
+            v("lightspeed_packets_total{direction=\"downstream\"}"),
+            Some(1.0)
+        );
+        assert_eq!(
+            v("lightspeed_bytes_total{direction=\"upstream\"}"),
+            Some(120.0)
+        );
         assert_eq!(v("lightspeed_drops_total{reason=\"replay\"}"), Some(1.0));
         for reason in DropReason::ALL {
             let series = format!("lightspeed_drops_total{{reason=\"{}\"}}", reason.as_str());

@@ -33,8 +33,13 @@ pub enum CidrError {
     },
     /// Bits beyond the prefix length are set, which usually means a typo in the address or
     /// the length.
-    #[error("host bits are set; did you mean {0}?")]
-    HostBitsSet(Cidr),
+    #[error("host bits are set in {given}; did you mean {suggestion}?")]
+    HostBitsSet {
+        /// The prefix as written (canonicalised).
+        given: String,
+        /// The same length with host bits cleared.
+        suggestion: Cidr,
+    },
 }
 
 impl Cidr {
@@ -66,10 +71,13 @@ impl Cidr {
         }
         let masked = mask(addr, prefix);
         if masked != addr {
-            return Err(CidrError::HostBitsSet(Cidr {
-                addr: masked,
-                prefix,
-            }));
+            return Err(CidrError::HostBitsSet {
+                given: format!("{addr}/{prefix}"),
+                suggestion: Cidr {
+                    addr: masked,
+                    prefix,
+                },
+            });
         }
         Ok(Cidr { addr, prefix })
     }
@@ -116,17 +124,16 @@ impl FromStr for Cidr {
             .parse()
             .map_err(|_| CidrError::BadAddress(addr_text.to_string()))?;
         let max = width(addr);
-        let prefix = match prefix_text {
-            None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|n| *n <= max)
-                .ok_or_else(|| CidrError::BadPrefix {
-                    prefix: p.to_string(),
-                    max,
+        let prefix =
+            match prefix_text {
+                None => max,
+                Some(p) => p.parse::<u8>().ok().filter(|n| *n <= max).ok_or_else(|| {
+                    CidrError::BadPrefix {
+                        prefix: p.to_string(),
+                        max,
+                    }
                 })?,
-        };
+            };
         Cidr::new(addr, prefix)
     }
 }
@@ -193,7 +200,10 @@ mod tests {
             Err(CidrError::BadPrefix { .. })
         ));
         let err = "10.1.0.0/8".parse::<Cidr>().unwrap_err();
-        assert_eq!(err.to_string(), "host bits are set; did you mean 10.0.0.0/8?");
+        assert_eq!(
+            err.to_string(),
+            "host bits are set in 10.1.0.0/8; did you mean 10.0.0.0/8?"
+        );
     }
 
     #[test]

@@ -133,7 +133,9 @@ mod tests {
         assert_eq!(p.check_destination(ip("::ffff:127.0.0.1")), Ok(()));
         assert_eq!(
             p.check_destination(ip("::ffff:203.0.113.7")),
-            Err(DestinationRefused::DenyList("203.0.113.0/24".parse().unwrap()))
+            Err(DestinationRefused::DenyList(
+                "203.0.113.0/24".parse().unwrap()
+            ))
         );
     }
 }

@@ -159,7 +159,16 @@ mod tests {
                 max: 15
             })
         );
-        for bad in ["", "on", "xor", "xor(4", "xor(1,2)", "rs(4)", "reed(4,2)", "Auto"] {
+        for bad in [
+            "",
+            "on",
+            "xor",
+            "xor(4",
+            "xor(1,2)",
+            "rs(4)",
+            "reed(4,2)",
+            "Auto",
+        ] {
             assert!(
                 matches!(bad.parse::<FecSetting>(), Err(FecSettingError::Unknown(_))),
                 "{bad}"

@@ -29,8 +29,8 @@ pub use cidr::{Cidr, CidrError};
 pub use destinations::{DestinationRefused, refused_by_default};
 pub use fec::{FecSetting, FecSettingError};
 pub use sections::{
-    EdgeSection, LimitsSection, LogFormat, NodeSection, Peer, ProxySection, Redirect,
-    TlsSection, Token,
+    EdgeSection, LimitsSection, LogFormat, NodeSection, Peer, ProxySection, Redirect, TlsSection,
+    Token,
 };
 
 /// A whole node configuration. Every section is optional in the file and defaults as

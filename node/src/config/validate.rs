@@ -116,12 +116,18 @@ fn node(n: &NodeSection) -> Check {
         label("node.region", region)?;
     }
     if n.roles.is_empty() {
-        return fail("node.roles", "at least one role is required (edge, relay, proxy)");
+        return fail(
+            "node.roles",
+            "at least one role is required (edge, relay, proxy)",
+        );
     }
     if collide(n.control_listen, n.data_listen) {
         return fail(
             "node.control_listen",
-            format!("{} collides with node.data_listen {}", n.control_listen, n.data_listen),
+            format!(
+                "{} collides with node.data_listen {}",
+                n.control_listen, n.data_listen
+            ),
         );
     }
     Ok(())
@@ -153,7 +159,8 @@ fn limits(l: &LimitsSection) -> Check {
         "limits.idle_timeout",
         l.idle_timeout,
         Duration::from_secs(1),
-        Duration::from_secs(3600))?;
+        Duration::from_secs(3600),
+    )?;
     range("limits.per_session_pps", l.per_session_pps, 1, 1_000_000)?;
     range("limits.per_source_pps", l.per_source_pps, 1, 1_000_000)?;
     if l.per_source_pps < l.per_session_pps {
@@ -236,11 +243,17 @@ fn edge(config: &Config) -> Check {
     }
     match &e.proxy {
         Some(p) if !known(p) => {
-            return fail("edge.proxy", format!("unknown peer '{p}' (not in [[peers]])"));
+            return fail(
+                "edge.proxy",
+                format!("unknown peer '{p}' (not in [[peers]])"),
+            );
         }
         Some(_) => {}
         None if is_edge => {
-            return fail("edge.proxy", "required for role edge: name a [[peers]] entry");
+            return fail(
+                "edge.proxy",
+                "required for role edge: name a [[peers]] entry",
+            );
         }
         None => {}
     }
@@ -256,7 +269,10 @@ fn edge(config: &Config) -> Check {
             return fail(field, format!("unknown peer '{v}'"));
         }
         if e.proxy.as_deref() == Some(v) {
-            return fail(field, format!("'{v}' is the proxy (edge.proxy), not a relay"));
+            return fail(
+                field,
+                format!("'{v}' is the proxy (edge.proxy), not a relay"),
+            );
         }
         if e.via.get(..i).is_some_and(|before| before.contains(v)) {
             return fail(field, format!("'{v}' is listed twice"));
@@ -266,17 +282,19 @@ fn edge(config: &Config) -> Check {
         "edge.fec_deadline",
         e.fec_deadline,
         Duration::from_micros(100),
-        Duration::from_millis(20))?;
+        Duration::from_millis(20),
+    )?;
     range(
         "edge.keepalive",
         e.keepalive,
         Duration::from_millis(50),
-        Duration::from_secs(10))?;
-    if e.keepalive * 2 > config.limits.idle_timeout {
+        Duration::from_secs(10),
+    )?;
+    if e.keepalive * 2 >= config.limits.idle_timeout {
         return fail(
             "edge.keepalive",
             format!(
-                "{:?} is more than half of limits.idle_timeout {:?}: one lost keepalive would expire the session",
+                "{:?} is not below half of limits.idle_timeout {:?}: one lost keepalive would expire the session",
                 e.keepalive, config.limits.idle_timeout
             ),
         );
