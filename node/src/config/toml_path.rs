@@ -45,11 +45,7 @@ fn walk_table(table: &DeTable<'_>, pos: usize, path: &mut Vec<Segment>) -> bool 
 
 fn walk_value(value: &Spanned<DeValue<'_>>, pos: usize, path: &mut Vec<Segment>) -> bool {
     match value.get_ref() {
-        DeValue::Table(table) => {
-            if walk_table(table, pos, path) {
-                return true;
-            }
-        }
+        DeValue::Table(table) if walk_table(table, pos, path) => return true,
         DeValue::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 path.push(Segment::Index(i));
