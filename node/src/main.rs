@@ -1,25 +1,65 @@
 //! # lightspeed-node
 //!
-//! The single LightSpeed binary: one process, one actor system, any of the edge, relay and proxy
-//! roles. CLI, TOML config, admin HTTP and telemetry setup live here; everything else is a
-//! library crate.
+//! The single LightSpeed binary: one process, any of the edge, relay and proxy roles.
+//! `lightspeed-node --config FILE [--role ROLES]` runs a node; `lightspeed-node demo` runs the
+//! loopback demo.
 //!
-//! What it is not: no protocol or routing logic lives in the binary.
+//! What it is: the shell around the node engine — command line, TOML config with validation,
+//! logging, the admin HTTP server (`/health`, `/metrics`), signals and shutdown.
+//! What it is not: no protocol, session or routing logic lives here; the engine drives the
+//! library crates (`lightspeed-mesh`, `lightspeed-actors`, `lightspeed-edge`).
 //!
-//! Layout: `main.rs` only, until the tunnel work adds the CLI, config and admin modules.
+//! Exit codes: 0 after a clean stop (SIGINT/SIGTERM); 2 for a bad flag or config, with a
+//! message naming the field; 1 for a runtime failure (e.g. the admin port is taken), with
+//! context. Error policy: typed errors (`thiserror`) in `config`, `anyhow` with context at the
+//! edges.
+//!
+//! Layout (library modules, `src/`):
+//! - `cli.rs`: clap definitions, `--role` parsing, demo arguments.
+//! - `config/`: the TOML schema, defaults, validation, CIDRs, the proxy destination policy.
+//! - `telemetry.rs`: tracing subscriber (human or JSON, `RUST_LOG`).
+//! - `lifecycle.rs`: runtime, admin server, engine, signals, 5 s shutdown grace.
+//! - `admin.rs`, `metrics.rs`: the admin routes and the OpenMetrics exporter.
+//! - `shutdown.rs`: the shutdown signal handed to every task.
+//! - `engine.rs`: the node engine's entry point; `demo.rs`: the demo's.
 
 #![forbid(unsafe_code)]
 
-fn main() {
-    let mut args = std::env::args().skip(1);
-    match args.next().as_deref() {
-        Some("--version") | Some("-V") => println!("lightspeed-node {}", env!("CARGO_PKG_VERSION")),
-        _ => {
-            eprintln!(
-                "lightspeed-node {}: node roles are not built yet; see README.md",
-                env!("CARGO_PKG_VERSION")
-            );
-            std::process::exit(2);
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use lightspeed_node::cli::{Cli, Command};
+use lightspeed_node::{config, demo, lifecycle, telemetry};
+
+fn main() -> ExitCode {
+    // Usage errors exit 2 and --help/--version exit 0, inside clap.
+    let cli = Cli::parse();
+    if let Some(Command::Demo(args)) = cli.command {
+        return match demo::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+
+    let config = match config::load(cli.config.as_deref(), &cli.overrides()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = telemetry::init(config.node.log_format) {
+        eprintln!("error: {e:#}");
+        return ExitCode::FAILURE;
+    }
+    match lifecycle::run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
         }
     }
 }

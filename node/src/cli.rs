@@ -1,0 +1,187 @@
+//! The command line. `lightspeed-node [--config FILE] [--role ROLES] ...` runs a node;
+//! `lightspeed-node demo ...` runs the loopback demo. Usage errors exit with code 2 (clap's
+//! convention, kept for config errors too).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use lightspeed_mesh::Role;
+use lightspeed_mesh::role::parse_roles;
+
+use crate::config::{FecSetting, LogFormat, Overrides};
+
+/// LightSpeed node: edge, relay and proxy roles in one binary.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "lightspeed-node",
+    version,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// TOML config file (see docs/configuration.md). Without it, built-in defaults are used.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Roles to run, comma-separated (edge, relay, proxy); replaces node.roles.
+    #[arg(long, value_name = "ROLES", value_parser = parse_role_list)]
+    pub role: Option<RoleList>,
+    /// Log line format; replaces node.log_format.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Admin HTTP address (/health, /metrics); replaces node.admin_listen.
+    #[arg(long, value_name = "ADDR")]
+    pub admin: Option<SocketAddr>,
+    /// Something other than running a node.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Run edge, relay, proxy and a game-like client and server on loopback over a simulated
+    /// lossy link, and report latency, loss and what FEC recovered.
+    Demo(DemoArgs),
+}
+
+/// Arguments of `lightspeed-node demo`, validated by clap.
+#[derive(Debug, Clone, PartialEq, Args)]
+pub struct DemoArgs {
+    /// How long to run, in seconds (1 to 3600).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub seconds: u64,
+    /// Simulated packet loss on the relay link, as a fraction (0.05) or percentage (5%).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_loss)]
+    pub loss: f64,
+    /// FEC setting: off, auto, dup, xor(K) or rs(K,M).
+    #[arg(long, default_value = "auto", value_parser = parse_fec)]
+    pub fec: String,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Game traffic profile to imitate.
+    #[arg(long, default_value = "cs2")]
+    pub game: String,
+}
+
+/// A parsed `--role` list: sorted, without duplicates, never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleList(pub Vec<Role>);
+
+fn parse_role_list(s: &str) -> Result<RoleList, String> {
+    let roles = parse_roles(s).map_err(|e| e.to_string())?;
+    if roles.is_empty() {
+        return Err("at least one role is required (edge, relay, proxy)".to_string());
+    }
+    Ok(RoleList(roles))
+}
+
+fn parse_loss(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (number, scale) = match t.strip_suffix('%') {
+        Some(pct) => (pct, 100.0),
+        None => (t, 1.0),
+    };
+    let v = number
+        .trim()
+        .parse::<f64>()
+        .map_err(|_| format!("'{s}' is not a number"))?
+        / scale;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("'{s}' is outside 0 to 1 (0% to 100%)"))
+    }
+}
+
+fn parse_fec(s: &str) -> Result<String, String> {
+    s.parse::<FecSetting>()
+        .map(|f| f.to_string())
+        .map_err(|e| e.to_string())
+}
+
+impl Cli {
+    /// The values that replace config-file fields.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            roles: self.role.as_ref().map(|r| r.0.clone()),
+            log_format: self.log_format,
+            admin_listen: self.admin,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("lightspeed-node").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn node_flags_become_overrides() {
+        let cli = parse(&[
+            "--config",
+            "relay.toml",
+            "--role",
+            "proxy,relay",
+            "--log-format",
+            "json",
+            "--admin",
+            "127.0.0.1:9000",
+        ])
+        .unwrap();
+        assert_eq!(cli.config, Some(PathBuf::from("relay.toml")));
+        let o = cli.overrides();
+        assert_eq!(o.roles, Some(vec![Role::Relay, Role::Proxy]));
+        assert_eq!(o.log_format, Some(LogFormat::Json));
+        assert_eq!(o.admin_listen, Some("127.0.0.1:9000".parse().unwrap()));
+        assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn bad_roles_are_usage_errors_naming_the_flag() {
+        for bad in ["router", "edge,router", ","] {
+            let err = parse(&["--role", bad]).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{bad}");
+            assert_eq!(err.exit_code(), 2);
+            assert!(err.to_string().contains("--role"), "{err}");
+        }
+    }
+
+    #[test]
+    fn demo_defaults_and_validation() {
+        let cli = parse(&["demo"]).unwrap();
+        let Some(Command::Demo(d)) = cli.command else {
+            panic!("expected demo")
+        };
+        assert_eq!(
+            d,
+            DemoArgs {
+                seconds: 10,
+                loss: 0.0,
+                fec: "auto".into(),
+                json: false,
+                game: "cs2".into()
+            }
+        );
+        let cli = parse(&["demo", "--loss", "5%", "--fec", "rs( 4,2)", "--json"]).unwrap();
+        let Some(Command::Demo(d)) = cli.command else {
+            panic!("expected demo")
+        };
+        assert!((d.loss - 0.05).abs() < 1e-12);
+        assert_eq!(d.fec, "rs(4,2)");
+        assert!(d.json);
+        for bad in [
+            &["demo", "--loss", "1.5"][..],
+            &["demo", "--loss", "x"],
+            &["demo", "--fec", "xor(16)"],
+            &["demo", "--seconds", "0"],
+            &["--config", "x.toml", "demo"],
+        ] {
+            assert_eq!(parse(bad).unwrap_err().exit_code(), 2, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! The config file's sections, with their defaults and the reason for each limit.
+//! `docs/configuration.md` is the operator's version of these comments; keep them in step.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lightspeed_mesh::Role;
+use serde::Deserialize;
+
+use super::cidr::Cidr;
+use super::fec::FecSetting;
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event (the default).
+    #[default]
+    Human,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// A shared secret (client token). Its `Debug` output is redacted so a config dump or an error
+/// report never leaks it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Token(String);
+
+impl Token {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Token {
+        Token(secret.into())
+    }
+
+    /// The secret itself, for comparing with what a client presents.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Token(<{} chars redacted>)", self.0.chars().count())
+    }
+}
+
+/// `[node]`: identity, roles and listening addresses.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeSection {
+    /// This node's name in the mesh: a DNS-style name, also its TLS name. Default `lightspeed`.
+    pub name: String,
+    /// Free-form region label shown in `/health` and gossip, e.g. `sgp`. Default none.
+    pub region: Option<String>,
+    /// Roles this node holds. Default `["relay"]`: the common case is a rented box that only
+    /// forwards. `--role` replaces this list.
+    pub roles: Vec<Role>,
+    /// UDP address of the data plane (tunnelled game packets). Default `0.0.0.0:4434`.
+    pub data_listen: SocketAddr,
+    /// UDP address of the QUIC control plane (mesh, sessions, gossip). Default `0.0.0.0:4433`
+    /// (the customary QUIC test port), with the data plane on the next port.
+    pub control_listen: SocketAddr,
+    /// TCP address of the admin HTTP server (`/health`, `/metrics`). Default `127.0.0.1:8080`:
+    /// loopback, because the endpoints are unauthenticated.
+    pub admin_listen: SocketAddr,
+    /// Log line format. Default `human`; `--log-format` overrides it.
+    pub log_format: LogFormat,
+}
+
+impl Default for NodeSection {
+    fn default() -> Self {
+        NodeSection {
+            name: "lightspeed".to_string(),
+            region: None,
+            roles: vec![Role::Relay],
+            data_listen: SocketAddr::from(([0, 0, 0, 0], 4434)),
+            control_listen: SocketAddr::from(([0, 0, 0, 0], 4433)),
+            admin_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            log_format: LogFormat::Human,
+        }
+    }
+}
+
+/// `[tls]`: mesh identity files (PEM). Optional for now; relative paths are resolved against
+/// the config file's directory. When given, the file must exist.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSection {
+    /// The mesh CA certificate every peer's certificate must chain to.
+    pub ca_cert: Option<PathBuf>,
+    /// This node's certificate.
+    pub cert: Option<PathBuf>,
+    /// This node's private key. Required exactly when `cert` is given.
+    pub key: Option<PathBuf>,
+}
+
+/// `[limits]`: bounds that keep memory and CPU fixed under any load.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSection {
+    /// Most sessions this node holds at once. Default 10 000: per-session state is fixed-size
+    /// (a few KiB with replay window and FEC buffers), so the table stays in tens of MiB on a
+    /// 1 GiB VPS, far above the player count of a self-hosted mesh. Allowed 1..=1 000 000.
+    pub max_sessions: usize,
+    /// A session with no packets for this long is removed. Default 30 s: edges send keepalives
+    /// every 0.5 s, so 30 s of silence means the client is gone, while a stall of a few seconds
+    /// (loading screen, Wi-Fi hiccup) never tears down a match. Allowed 1 s..=1 h.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Packets per second one session may send. Default 1 000: the fastest games tick at 128 Hz
+    /// and duplication doubles that, so a real session stays under ~300 pps; 1 000 leaves
+    /// headroom and still caps what a stolen token can push through. Allowed 1..=1 000 000.
+    pub per_session_pps: u32,
+    /// Packets per second from one source address across its sessions. Default 2 000: two
+    /// sessions' worth, for players sharing one NAT address. Must be at least
+    /// `per_session_pps`. Allowed 1..=1 000 000.
+    pub per_source_pps: u32,
+    /// Game flows (on an edge) or session admissions (on a proxy) waiting to be set up at once.
+    /// Default 256: setups take one round trip, so even a burst of clients drains quickly; the
+    /// bound stops a flood of new flows from growing memory. Allowed 1..=65 536.
+    pub max_pending_flows: usize,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection {
+            max_sessions: 10_000,
+            idle_timeout: Duration::from_secs(30),
+            per_session_pps: 1_000,
+            per_source_pps: 2_000,
+            max_pending_flows: 256,
+        }
+    }
+}
+
+/// `[proxy]`: the egress role that talks to game servers.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxySection {
+    /// Client tokens this proxy accepts. Required (non-empty) for role proxy; each 16..=256
+    /// printable ASCII characters so it cannot be guessed.
+    pub tokens: Vec<Token>,
+    /// Destinations allowed even inside a range refused by default (private, loopback, ...),
+    /// e.g. a LAN game server. The deny list still wins.
+    pub allow_destinations: Vec<Cidr>,
+    /// Destinations refused in addition to the default refused ranges.
+    pub deny_destinations: Vec<Cidr>,
+    /// Allow loopback destinations (127.0.0.0/8, ::1). Default false. Only for the demo and
+    /// tests, where the "game server" runs on the same machine.
+    pub allow_loopback_for_testing: bool,
+    /// Source address for egress sockets towards game servers. Default: the OS picks.
+    pub egress_bind: Option<IpAddr>,
+}
+
+/// `[edge]`: the role on the gaming PC that captures game traffic.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EdgeSection {
+    /// Token presented to the proxy. Required for role edge.
+    pub token: Option<Token>,
+    /// Name of the `[[peers]]` entry that is this edge's proxy. Required for role edge.
+    pub proxy: Option<String>,
+    /// Relays to go through, in order, by peer name: 0 (direct), 1 or 2. Default: direct.
+    pub via: Vec<String>,
+    /// FEC scheme. Default `auto`.
+    pub fec: FecSetting,
+    /// Longest a parity group stays open waiting for data. Default 2 ms: parity sent later than
+    /// a few ms arrives after the game's next tick and no longer helps. Allowed 100 µs..=20 ms.
+    #[serde(with = "humantime_serde")]
+    pub fec_deadline: Duration,
+    /// Keepalive interval while the game is silent. Default 500 ms: two small packets a second
+    /// keep NAT mappings and the session alive and let a dead path show up within a second.
+    /// Allowed 50 ms..=10 s and below half of `limits.idle_timeout`.
+    #[serde(with = "humantime_serde")]
+    pub keepalive: Duration,
+    /// Local ports the game connects to and the servers they stand for. At least one for role
+    /// edge.
+    pub redirect: Vec<Redirect>,
+}
+
+impl Default for EdgeSection {
+    fn default() -> Self {
+        EdgeSection {
+            token: None,
+            proxy: None,
+            via: Vec::new(),
+            fec: FecSetting::Auto,
+            fec_deadline: Duration::from_millis(2),
+            keepalive: Duration::from_millis(500),
+            redirect: Vec::new(),
+        }
+    }
+}
+
+/// One `[[edge.redirect]]`: the game sends to `listen`, the proxy forwards to `target`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redirect {
+    /// Local UDP address the game client is pointed at. Unique across redirects.
+    pub listen: SocketAddr,
+    /// The game server.
+    pub target: SocketAddr,
+    /// Game profile name (e.g. `cs2`), for FEC and telemetry defaults. Default none.
+    #[serde(default)]
+    pub game: Option<String>,
+}
+
+/// One `[[peers]]` entry: another node this one knows statically.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Peer {
+    /// The peer's node name; unique.
+    pub name: String,
+    /// The peer's QUIC control address.
+    pub control: SocketAddr,
+    /// The peer's data-plane address.
+    pub data: SocketAddr,
+    /// Name expected in the peer's certificate. Default: `name`.
+    #[serde(default)]
+    pub server_name: Option<String>,
+}
+
+impl Peer {
+    /// The TLS name to verify: `server_name`, or `name` when unset.
+    pub fn tls_name(&self) -> &str {
+        self.server_name.as_deref().unwrap_or(&self.name)
+    }
+}
