@@ -260,6 +260,75 @@ impl DataPlane {
         self.table.remove(id).is_some()
     }
 
+    /// Closes a session this node terminates (edge or proxy): sends an authenticated Close
+    /// to the peer, then removes it. Relay entries are just removed.
+    pub fn close_session(&self, id: SessionId) -> bool {
+        let Some(entry) = self.table.get(id) else {
+            return false;
+        };
+        let mut sb = SendBatch::default();
+        {
+            let mut state = entry.state.lock();
+            let now = self.clock.now();
+            let (endpoint, local) = match &mut *state {
+                SessionState::Edge {
+                    session,
+                    game_client,
+                    redirect,
+                } => match self.redirect(*redirect) {
+                    Some(sock) => (&mut session.endpoint, Some((sock, *game_client))),
+                    None => (&mut session.endpoint, None),
+                },
+                SessionState::Proxy { session, .. } => (&mut session.endpoint, None),
+                SessionState::Relay(_) => {
+                    drop(state);
+                    return self.remove_session(id);
+                }
+            };
+            // The local side is irrelevant for a Close; any socket satisfies the sink.
+            let fallback = Arc::clone(&self.socket);
+            let (sock, to) = local.unwrap_or((
+                fallback,
+                endpoint.peer().unwrap_or(([0, 0, 0, 0], 0).into()),
+            ));
+            let mut sink = Sink {
+                batch: &mut sb,
+                fd: self.fd(),
+                key: &entry.key,
+                counters: &self.counters,
+                towards_peer: Direction::Upstream,
+                local: Local::Game(&sock, to),
+            };
+            endpoint.send_control(
+                now,
+                lightspeed_protocol::header::PacketType::Close,
+                &[],
+                &mut sink,
+            );
+        }
+        flush(&mut sb, self.fd(), &self.counters);
+        self.remove_session(id)
+    }
+
+    /// Removes every session idle for `timeout` (no authenticated packet), returning their ids.
+    pub fn expire_idle(&self, timeout: Duration) -> Vec<SessionId> {
+        let now = self.clock.now();
+        let idle = |last: lightspeed_protocol::Micros| now.saturating_since(last) >= timeout;
+        let gone = self.table.expire(|state| match state {
+            SessionState::Edge { session, .. } => idle(session.endpoint.last_seen()),
+            SessionState::Proxy { session, .. } => idle(session.endpoint.last_seen()),
+            SessionState::Relay(relay) => idle(relay.last_seen()),
+        });
+        gone.iter()
+            .map(|e| {
+                if let Some((_, task)) = self.tasks.remove(&e.id) {
+                    task.abort();
+                }
+                e.id
+            })
+            .collect()
+    }
+
     /// Sends a packet the caller sealed (control-plane initiated packets such as a Close).
     pub fn send_raw(&self, to: SocketAddr, bytes: &[u8]) -> io::Result<usize> {
         self.socket.try_send_to(bytes, to)
@@ -331,6 +400,8 @@ impl DataPlane {
                         };
                         c.packet(dir, bytes.len());
                     }
+                    closed =
+                        packet.header.packet_type == lightspeed_protocol::header::PacketType::Close;
                 }
                 Err(reason) => c.dropped(reason),
             },
