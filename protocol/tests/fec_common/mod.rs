@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use lightspeed_protocol::Micros;
 use lightspeed_protocol::fec::{
-    DataVerdict, FecDecoder, FecEncoder, FecField, MAX_DATA_PAYLOAD, MAX_PARITY_PAYLOAD,
+    DataVerdict, FecDecoder, FecEncoder, FecError, FecField, MAX_DATA_PAYLOAD, MAX_PARITY_PAYLOAD,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -75,6 +75,7 @@ pub struct Delivered {
     pub packets: BTreeMap<(u16, u8), Vec<u8>>,
     pub recovered: usize,
     pub errors: usize,
+    pub last_error: Option<(FecField, FecError)>,
 }
 
 impl Delivered {
@@ -95,14 +96,18 @@ pub fn feed<'a>(
     let mut out = vec![0u8; MAX_DATA_PAYLOAD];
     for p in packets {
         if p.parity {
-            if dec.on_parity(now, p.field, &p.bytes).is_err() {
+            if let Err(e) = dec.on_parity(now, p.field, &p.bytes) {
                 into.errors += 1;
+                into.last_error = Some((p.field, e));
             }
         } else {
             match dec.on_data(now, p.field, &p.bytes) {
                 Ok(DataVerdict::Deliver) => into.take((p.field.group, p.field.index), p.bytes.clone()),
                 Ok(DataVerdict::Duplicate) => {}
-                Err(_) => into.errors += 1,
+                Err(e) => {
+                    into.errors += 1;
+                    into.last_error = Some((p.field, e));
+                }
             }
         }
         while let Some(r) = dec.poll_recovered(&mut out) {
