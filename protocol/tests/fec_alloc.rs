@@ -59,7 +59,9 @@ impl Bench {
         Bench {
             enc: new_encoder(scheme, Duration::from_millis(50)).unwrap(),
             dec: new_decoder(scheme, 16).unwrap(),
-            payloads: (0..k).map(|i| vec![i + 1; 60 + 40 * usize::from(i)]).collect(),
+            payloads: (0..k)
+                .map(|i| vec![i + 1; 60 + 40 * usize::from(i)])
+                .collect(),
             parity: vec![0; MAX_PARITY_PAYLOAD],
             out: vec![0; MAX_DATA_PAYLOAD],
             k: usize::from(k),
@@ -78,7 +80,10 @@ impl Bench {
             let payload = &self.payloads[i];
             let field = self.enc.on_data(Micros(self.now), payload).unwrap();
             if lost & (1 << i) == 0 {
-                assert_eq!(self.dec.on_data(Micros(self.now), field, payload), Ok(DataVerdict::Deliver));
+                assert_eq!(
+                    self.dec.on_data(Micros(self.now), field, payload),
+                    Ok(DataVerdict::Deliver)
+                );
             }
             recovered += self.drain(Micros(self.now), size, lost, &mut parity_no);
         }
@@ -98,7 +103,10 @@ impl Bench {
             }
             *parity_no += 1;
             while let Some(r) = self.dec.poll_recovered(&mut self.out) {
-                assert_eq!(&self.out[..r.len], &self.payloads[usize::from(r.field.index)][..]);
+                assert_eq!(
+                    &self.out[..r.len],
+                    &self.payloads[usize::from(r.field.index)][..]
+                );
                 recovered += 1;
             }
         }
@@ -137,6 +145,10 @@ fn steady_state_coding_allocates_nothing() {
         let after = allocs();
         assert_eq!(recovered, 2 * warm, "{scheme:?}");
         assert!(recovered > 0);
-        assert_eq!(after - before, 0, "{scheme:?}: allocations on the packet path");
+        assert_eq!(
+            after - before,
+            0,
+            "{scheme:?}: allocations on the packet path"
+        );
     }
 }

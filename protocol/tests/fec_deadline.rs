@@ -10,8 +10,8 @@ use std::time::Duration;
 use fec_common::{Delivered, Packet, drain_parity, feed};
 use lightspeed_protocol::Micros;
 use lightspeed_protocol::fec::{
-    DataVerdict, FecDecoder, FecField, FecScheme, MAX_DATA_PAYLOAD, MAX_PARITY_PAYLOAD, new_decoder,
-    new_encoder,
+    DataVerdict, FecDecoder, FecField, FecScheme, MAX_DATA_PAYLOAD, MAX_PARITY_PAYLOAD,
+    new_decoder, new_encoder,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -31,14 +31,30 @@ fn one_millisecond_deadline_closes_each_packet_alone() {
 
     // t = 0: the packet's field comes back at once; it is lost on the way.
     let field = enc.on_data(ms(0), b"first").unwrap();
-    assert_eq!(field, FecField { group: 0, index: 0, k: 4, m: 1 });
+    assert_eq!(
+        field,
+        FecField {
+            group: 0,
+            index: 0,
+            k: 4,
+            m: 1
+        }
+    );
     assert_eq!(enc.poll_parity(ms(0), &mut out), None);
     assert_eq!(enc.next_deadline(), Some(Micros(1_000)));
     assert_eq!(enc.poll_parity(Micros(999), &mut out), None);
 
     // t = 1 ms: the group closes with its one packet and its parity goes out.
     let (pf, len) = enc.poll_parity(Micros(1_000), &mut out).unwrap();
-    assert_eq!(pf, FecField { group: 0, index: 1, k: 1, m: 1 });
+    assert_eq!(
+        pf,
+        FecField {
+            group: 0,
+            index: 1,
+            k: 1,
+            m: 1
+        }
+    );
     assert_eq!(enc.poll_parity(Micros(1_000), &mut out), None);
     assert_eq!(enc.next_deadline(), None);
 
@@ -46,13 +62,35 @@ fn one_millisecond_deadline_closes_each_packet_alone() {
     // 1 ms after the first packet, well inside deadline + one gap (9 ms).
     dec.on_parity(Micros(1_000), pf, &out[..len]).unwrap();
     let r = dec.poll_recovered(&mut rec).unwrap();
-    assert_eq!((r.field, &rec[..r.len]), (FecField { group: 0, index: 0, k: 1, m: 1 }, &b"first"[..]));
+    assert_eq!(
+        (r.field, &rec[..r.len]),
+        (
+            FecField {
+                group: 0,
+                index: 0,
+                k: 1,
+                m: 1
+            },
+            &b"first"[..]
+        )
+    );
 
     // t = 8 ms: the next packet opens group 1.
     let field = enc.on_data(ms(8), b"second").unwrap();
-    assert_eq!(field, FecField { group: 1, index: 0, k: 4, m: 1 });
+    assert_eq!(
+        field,
+        FecField {
+            group: 1,
+            index: 0,
+            k: 4,
+            m: 1
+        }
+    );
     assert_eq!(enc.next_deadline(), Some(Micros(9_000)));
-    assert_eq!(dec.on_data(ms(8), field, b"second"), Ok(DataVerdict::Deliver));
+    assert_eq!(
+        dec.on_data(ms(8), field, b"second"),
+        Ok(DataVerdict::Deliver)
+    );
 }
 
 #[test]
@@ -66,12 +104,27 @@ fn twenty_millisecond_deadline_closes_a_group_of_three() {
     for (i, t) in [0u64, 8, 16].into_iter().enumerate() {
         let payload = vec![i as u8 + 1; 100 + i * 50];
         let field = enc.on_data(ms(t), &payload).unwrap();
-        assert_eq!(field, FecField { group: 0, index: i as u8, k: 4, m: 2 });
-        assert_eq!(enc.poll_parity(ms(t), &mut out), None, "nothing due at {t} ms");
+        assert_eq!(
+            field,
+            FecField {
+                group: 0,
+                index: i as u8,
+                k: 4,
+                m: 2
+            }
+        );
+        assert_eq!(
+            enc.poll_parity(ms(t), &mut out),
+            None,
+            "nothing due at {t} ms"
+        );
         assert_eq!(enc.next_deadline(), Some(ms(20)));
         if i != 1 {
             // Packet 1 (sent at 8 ms) is lost.
-            assert_eq!(dec.on_data(ms(t), field, &payload), Ok(DataVerdict::Deliver));
+            assert_eq!(
+                dec.on_data(ms(t), field, &payload),
+                Ok(DataVerdict::Deliver)
+            );
         }
     }
     assert_eq!(enc.poll_parity(Micros(19_999), &mut out), None);
@@ -79,13 +132,29 @@ fn twenty_millisecond_deadline_closes_a_group_of_three() {
     // At 20 ms the group closes with k = 3 and both parity packets are due.
     for p in 0..2u8 {
         let (pf, len) = enc.poll_parity(ms(20), &mut out).unwrap();
-        assert_eq!(pf, FecField { group: 0, index: 3 + p, k: 3, m: 2 });
+        assert_eq!(
+            pf,
+            FecField {
+                group: 0,
+                index: 3 + p,
+                k: 3,
+                m: 2
+            }
+        );
         assert_eq!(len, 2 + 200, "width of the longest symbol");
         dec.on_parity(ms(20), pf, &out[..len]).unwrap();
         if p == 0 {
             // The first parity suffices: recovered at 20 ms <= 0 + 20 + 8 ms.
             let r = dec.poll_recovered(&mut rec).unwrap();
-            assert_eq!(r.field, FecField { group: 0, index: 1, k: 3, m: 2 });
+            assert_eq!(
+                r.field,
+                FecField {
+                    group: 0,
+                    index: 1,
+                    k: 3,
+                    m: 2
+                }
+            );
             assert_eq!(&rec[..r.len], &[2u8; 150][..]);
         }
         assert_eq!(dec.poll_recovered(&mut rec), None);
@@ -107,7 +176,15 @@ fn a_full_group_has_its_parity_due_right_after_the_kth_packet() {
     enc.on_data(ms(8), b"bb").unwrap();
     assert_eq!(enc.next_deadline(), Some(ms(8)), "parity already due");
     let (pf, len) = enc.poll_parity(ms(8), &mut out).unwrap();
-    assert_eq!(pf, FecField { group: 0, index: 2, k: 2, m: 1 });
+    assert_eq!(
+        pf,
+        FecField {
+            group: 0,
+            index: 2,
+            k: 2,
+            m: 1
+        }
+    );
     // Symbols [0,1,'a',0] and [0,2,'b','b'] XORed.
     assert_eq!(&out[..len], &[0, 3, b'a' ^ b'b', b'b']);
     assert_eq!(enc.next_deadline(), None);
@@ -119,10 +196,26 @@ fn duplicate_parity_is_due_with_its_packet() {
     let mut out = [0u8; MAX_PARITY_PAYLOAD];
     for g in 0..3u16 {
         let t = ms(u64::from(g) * 8);
-        assert_eq!(enc.on_data(t, b"dup").unwrap(), FecField { group: g, index: 0, k: 1, m: 1 });
+        assert_eq!(
+            enc.on_data(t, b"dup").unwrap(),
+            FecField {
+                group: g,
+                index: 0,
+                k: 1,
+                m: 1
+            }
+        );
         assert_eq!(enc.next_deadline(), Some(t));
         let (pf, len) = enc.poll_parity(t, &mut out).unwrap();
-        assert_eq!(pf, FecField { group: g, index: 1, k: 1, m: 1 });
+        assert_eq!(
+            pf,
+            FecField {
+                group: g,
+                index: 1,
+                k: 1,
+                m: 1
+            }
+        );
         assert_eq!(&out[..len], &[0, 3, b'd', b'u', b'p']);
         assert_eq!(enc.poll_parity(t, &mut out), None);
     }
@@ -134,19 +227,43 @@ fn a_late_poll_still_closes_the_group_at_its_deadline() {
     let mut enc = new_encoder(FecScheme::Xor { k: 4 }, Duration::from_millis(1)).unwrap();
     let mut out = [0u8; MAX_PARITY_PAYLOAD];
     assert_eq!(enc.on_data(ms(0), b"a").unwrap().group, 0);
-    assert_eq!(enc.on_data(ms(8), b"b").unwrap(), FecField { group: 1, index: 0, k: 4, m: 1 });
+    assert_eq!(
+        enc.on_data(ms(8), b"b").unwrap(),
+        FecField {
+            group: 1,
+            index: 0,
+            k: 4,
+            m: 1
+        }
+    );
     let (pf, _) = enc.poll_parity(ms(8), &mut out).unwrap();
-    assert_eq!(pf, FecField { group: 0, index: 1, k: 1, m: 1 });
+    assert_eq!(
+        pf,
+        FecField {
+            group: 0,
+            index: 1,
+            k: 1,
+            m: 1
+        }
+    );
     assert_eq!(enc.next_deadline(), Some(ms(9)));
 }
 
 /// Drains recovered packets at `now`, asserting each meets the bound; returns how many.
-fn check(dec: &mut dyn FecDecoder, now: Micros, first_sent: &BTreeMap<u16, Micros>, deadline: Duration) -> usize {
+fn check(
+    dec: &mut dyn FecDecoder,
+    now: Micros,
+    first_sent: &BTreeMap<u16, Micros>,
+    deadline: Duration,
+) -> usize {
     let mut rec = [0u8; MAX_DATA_PAYLOAD];
     let mut n = 0;
     while let Some(r) = dec.poll_recovered(&mut rec) {
         let first = first_sent[&r.field.group];
-        assert!(now <= first + deadline + GAP, "recovered at {now:?}, group opened at {first:?}");
+        assert!(
+            now <= first + deadline + GAP,
+            "recovered at {now:?}, group opened at {first:?}"
+        );
         n += 1;
     }
     n
@@ -182,7 +299,16 @@ fn recovery_is_bounded(scheme: FecScheme, deadline: Duration) -> usize {
         }
         if rng.random_bool(0.85) {
             let mut got = Delivered::default();
-            feed(dec.as_mut(), [&Packet { parity: false, field, bytes: payload }], now, &mut got);
+            feed(
+                dec.as_mut(),
+                [&Packet {
+                    parity: false,
+                    field,
+                    bytes: payload,
+                }],
+                now,
+                &mut got,
+            );
             assert!(got.packets.len() <= 1);
             recovered += got.recovered;
         }
@@ -201,7 +327,17 @@ fn recovery_is_bounded(scheme: FecScheme, deadline: Duration) -> usize {
 fn recovered_packets_meet_the_latency_bound() {
     assert!(recovery_is_bounded(FecScheme::Xor { k: 4 }, Duration::from_millis(1)) > 20);
     assert!(recovery_is_bounded(FecScheme::Xor { k: 3 }, Duration::from_millis(20)) > 20);
-    assert!(recovery_is_bounded(FecScheme::ReedSolomon { k: 4, m: 2 }, Duration::from_millis(20)) > 20);
-    assert!(recovery_is_bounded(FecScheme::ReedSolomon { k: 8, m: 3 }, Duration::from_millis(1)) > 20);
+    assert!(
+        recovery_is_bounded(
+            FecScheme::ReedSolomon { k: 4, m: 2 },
+            Duration::from_millis(20)
+        ) > 20
+    );
+    assert!(
+        recovery_is_bounded(
+            FecScheme::ReedSolomon { k: 8, m: 3 },
+            Duration::from_millis(1)
+        ) > 20
+    );
     assert!(recovery_is_bounded(FecScheme::Duplicate, Duration::from_millis(1)) > 20);
 }

@@ -33,12 +33,19 @@ fn exhaustive(scheme: FecScheme) -> usize {
                 }
             }
             let mut got = Delivered::default();
-            let survivors = packets.iter().enumerate().filter(|(n, _)| mask & (1 << n) == 0);
+            let survivors = packets
+                .iter()
+                .enumerate()
+                .filter(|(n, _)| mask & (1 << n) == 0);
             feed(dec.as_mut(), survivors.map(|(_, p)| p), now, &mut got);
             assert_eq!(got.errors, 0, "{scheme:?} j={j} mask={mask:b}");
             for (&(g, i), bytes) in &got.packets {
                 assert_eq!(g, group);
-                assert_eq!(bytes, &sent[usize::from(i)], "{scheme:?} j={j} mask={mask:b} i={i}");
+                assert_eq!(
+                    bytes,
+                    &sent[usize::from(i)],
+                    "{scheme:?} j={j} mask={mask:b} i={i}"
+                );
             }
             let lost_data = (0..j).filter(|n| mask & (1 << n) != 0).count();
             if mask.count_ones() as usize <= m {

@@ -27,7 +27,8 @@ fn case() -> impl Strategy<Value = (FecScheme, Vec<Vec<u8>>, Vec<usize>, Vec<usi
         ];
         proptest::collection::vec(payload, 1..=usize::from(k)).prop_flat_map(move |payloads| {
             let total = payloads.len() + usize::from(m);
-            let lost = proptest::sample::subsequence((0..total).collect::<Vec<_>>(), 0..=usize::from(m));
+            let lost =
+                proptest::sample::subsequence((0..total).collect::<Vec<_>>(), 0..=usize::from(m));
             let order = Just((0..total).collect::<Vec<_>>()).prop_shuffle();
             (Just(scheme), Just(payloads), lost, order)
         })

@@ -20,7 +20,7 @@ fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
         }
         for i in 0..n - 1 {
             heap(n - 1, items, out);
-            let j = if n % 2 == 0 { i } else { 0 };
+            let j = if n.is_multiple_of(2) { i } else { 0 };
             items.swap(j, n - 1);
         }
         heap(n - 1, items, out);
@@ -46,7 +46,12 @@ fn all_orders(scheme: FecScheme, size: usize) {
         let survivors: Vec<Packet> = {
             tick += 1;
             let packets = encode_group(enc.as_mut(), &sent, Micros(tick * 10_000_000));
-            packets.into_iter().enumerate().filter(|(n, _)| mask & (1 << n) == 0).map(|(_, p)| p).collect()
+            packets
+                .into_iter()
+                .enumerate()
+                .filter(|(n, _)| mask & (1 << n) == 0)
+                .map(|(_, p)| p)
+                .collect()
         };
         for order in permutations(&survivors) {
             // A fresh decoder per order, so each order starts from the same state.
@@ -98,7 +103,11 @@ fn seeded_shuffles_with_duplicates_across_interleaved_groups() {
         for g in 0..4u64 {
             let size = 1 + ((round + g) % 6) as usize;
             let payloads = payloads(size, round * 10 + g);
-            let mut packets = encode_group(enc.as_mut(), &payloads, Micros((round * 4 + g) * 10_000_000));
+            let mut packets = encode_group(
+                enc.as_mut(),
+                &payloads,
+                Micros((round * 4 + g) * 10_000_000),
+            );
             packets.shuffle(&mut rng);
             packets.truncate(packets.len() - (g as usize % 4));
             sent.extend(payloads);

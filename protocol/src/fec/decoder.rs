@@ -122,7 +122,11 @@ impl<C: ParityCode> GroupDecoder<C> {
                     (views.next(), state.data & (1 << i) != 0)
                 } else if i < j + m {
                     // Parity sits after the planned `k` data buffers, whatever the actual size.
-                    let view = if i == j { views.nth(k - j) } else { views.next() };
+                    let view = if i == j {
+                        views.nth(k - j)
+                    } else {
+                        views.next()
+                    };
                     (view, state.parity & (1 << (i - j)) != 0)
                 } else {
                     (None, false)
@@ -213,8 +217,8 @@ impl<C: ParityCode> FecDecoder for GroupDecoder<C> {
             return Err(FecError::BadField(field));
         }
         let width = payload.len();
-        let too_short = (0..usize::from(field.k))
-            .any(|i| state.data & (1 << i) != 0 && store.len(i) > width);
+        let too_short =
+            (0..usize::from(field.k)).any(|i| state.data & (1 << i) != 0 && store.len(i) > width);
         if (state.width != 0 && state.width != width) || too_short {
             return Err(FecError::Malformed);
         }

@@ -61,6 +61,9 @@ mod tests {
             Err(FecError::Malformed)
         );
         let mut shards = [(&mut a[..], false), (&mut b[..], false)];
-        assert_eq!(DupCode.reconstruct(1, &mut shards), Err(FecError::Malformed));
+        assert_eq!(
+            DupCode.reconstruct(1, &mut shards),
+            Err(FecError::Malformed)
+        );
     }
 }

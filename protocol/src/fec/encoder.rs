@@ -74,8 +74,9 @@ impl<C: ParityCode> GroupEncoder<C> {
                 }
             });
             let mut parity_it = self.parity.views_mut(width);
-            let mut parity: [&mut [u8]; MAX_SHARDS] =
-                std::array::from_fn(|i| if i < m { parity_it.next() } else { None }.unwrap_or_default());
+            let mut parity: [&mut [u8]; MAX_SHARDS] = std::array::from_fn(|i| {
+                if i < m { parity_it.next() } else { None }.unwrap_or_default()
+            });
             self.code.encode(&data[..count], &mut parity[..m])
         };
         self.due = match encoded {

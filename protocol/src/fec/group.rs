@@ -101,16 +101,58 @@ mod tests {
     #[test]
     fn window_follows_the_newest_group_across_the_wrap() {
         let mut ring = Ring::new(4);
-        assert_eq!(ring.place(65534), Placement::Slot { index: 2, fresh: true });
-        assert_eq!(ring.place(65535), Placement::Slot { index: 3, fresh: true });
-        assert_eq!(ring.place(0), Placement::Slot { index: 0, fresh: true });
-        assert_eq!(ring.place(1), Placement::Slot { index: 1, fresh: true });
+        assert_eq!(
+            ring.place(65534),
+            Placement::Slot {
+                index: 2,
+                fresh: true
+            }
+        );
+        assert_eq!(
+            ring.place(65535),
+            Placement::Slot {
+                index: 3,
+                fresh: true
+            }
+        );
+        assert_eq!(
+            ring.place(0),
+            Placement::Slot {
+                index: 0,
+                fresh: true
+            }
+        );
+        assert_eq!(
+            ring.place(1),
+            Placement::Slot {
+                index: 1,
+                fresh: true
+            }
+        );
         assert_eq!(ring.newest(), Some(1));
         // 65534 is still in the window {65534, 65535, 0, 1}.
-        assert_eq!(ring.place(65534), Placement::Slot { index: 2, fresh: false });
-        assert_eq!(ring.place(2), Placement::Slot { index: 2, fresh: true });
+        assert_eq!(
+            ring.place(65534),
+            Placement::Slot {
+                index: 2,
+                fresh: false
+            }
+        );
+        assert_eq!(
+            ring.place(2),
+            Placement::Slot {
+                index: 2,
+                fresh: true
+            }
+        );
         assert_eq!(ring.place(65534), Placement::Stale);
-        assert_eq!(ring.place(65535), Placement::Slot { index: 3, fresh: false });
+        assert_eq!(
+            ring.place(65535),
+            Placement::Slot {
+                index: 3,
+                fresh: false
+            }
+        );
         assert_eq!(ring.find(2), Some(2));
         assert_eq!(ring.find(65534), None);
     }
@@ -121,7 +163,13 @@ mod tests {
         assert!(matches!(ring.place(100), Placement::Slot { .. }));
         assert_eq!(ring.place(92), Placement::Stale);
         assert_eq!(ring.place(100u16.wrapping_sub(32768)), Placement::Stale);
-        assert_eq!(ring.place(108), Placement::Slot { index: 4, fresh: true });
+        assert_eq!(
+            ring.place(108),
+            Placement::Slot {
+                index: 4,
+                fresh: true
+            }
+        );
         assert_eq!(ring.find(100), None);
         assert_eq!(ring.place(100), Placement::Stale);
     }

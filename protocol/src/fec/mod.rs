@@ -340,7 +340,12 @@ impl FecDecoder for NoFec {
         Ok(DataVerdict::Deliver)
     }
 
-    fn on_parity(&mut self, _now: Micros, field: FecField, _payload: &[u8]) -> Result<(), FecError> {
+    fn on_parity(
+        &mut self,
+        _now: Micros,
+        field: FecField,
+        _payload: &[u8],
+    ) -> Result<(), FecError> {
         Err(FecError::BadField(field))
     }
 

@@ -19,7 +19,9 @@ pub(crate) const STRIDE: usize = MAX_PARITY_PAYLOAD;
 /// [`FecError::Malformed`] when the prefix claims more bytes than the symbol holds or than
 /// [`MAX_DATA_PAYLOAD`], or when the padding after the payload is not all zeros.
 pub(crate) fn read_symbol(symbol: &[u8]) -> Result<&[u8], FecError> {
-    let (prefix, rest) = symbol.split_first_chunk::<PREFIX>().ok_or(FecError::Malformed)?;
+    let (prefix, rest) = symbol
+        .split_first_chunk::<PREFIX>()
+        .ok_or(FecError::Malformed)?;
     let len = usize::from(u16::from_be_bytes(*prefix));
     if len > MAX_DATA_PAYLOAD {
         return Err(FecError::Malformed);
@@ -190,7 +192,10 @@ mod tests {
             })
         );
         assert_eq!(store.put_payload(1, b"x"), Err(FecError::Malformed));
-        assert_eq!(store.put_raw(0, &[0; STRIDE + 1]).unwrap_err(), FecError::PayloadTooLarge { len: STRIDE + 1 });
+        assert_eq!(
+            store.put_raw(0, &[0; STRIDE + 1]).unwrap_err(),
+            FecError::PayloadTooLarge { len: STRIDE + 1 }
+        );
         assert_eq!(store.padded(5, 10), b"");
     }
 }

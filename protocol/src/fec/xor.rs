@@ -92,8 +92,14 @@ mod tests {
         let mut b = [0u8; 2];
         let mut p = [0u8; 2];
         let mut shards = [(&mut a[..], false), (&mut b[..], false), (&mut p[..], true)];
-        assert_eq!(XorCode.reconstruct(2, &mut shards), Err(FecError::Malformed));
+        assert_eq!(
+            XorCode.reconstruct(2, &mut shards),
+            Err(FecError::Malformed)
+        );
         let mut shards = [(&mut a[..], true), (&mut b[..], false), (&mut p[..], false)];
-        assert_eq!(XorCode.reconstruct(2, &mut shards), Err(FecError::Malformed));
+        assert_eq!(
+            XorCode.reconstruct(2, &mut shards),
+            Err(FecError::Malformed)
+        );
     }
 }

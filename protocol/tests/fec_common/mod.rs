@@ -102,7 +102,9 @@ pub fn feed<'a>(
             }
         } else {
             match dec.on_data(now, p.field, &p.bytes) {
-                Ok(DataVerdict::Deliver) => into.take((p.field.group, p.field.index), p.bytes.clone()),
+                Ok(DataVerdict::Deliver) => {
+                    into.take((p.field.group, p.field.index), p.bytes.clone())
+                }
                 Ok(DataVerdict::Duplicate) => {}
                 Err(e) => {
                     into.errors += 1;
