@@ -17,15 +17,38 @@
 //! symbol of the group. Parity payloads are parity symbols, so a recovered packet comes back
 //! byte-exact.
 //!
+//! Build codecs with [`new_encoder`] and [`new_decoder`]; [`FecScheme::Off`] gives no-op codecs
+//! so a session can hold one codec pair whatever its scheme.
+//!
 //! Layout:
-//! - `mod.rs`: the [`FecEncoder`] / [`FecDecoder`] traits, [`FecField`], [`FecScheme`], errors.
-//! - `symbol.rs`: the length-prefixed symbol layout shared by the codecs.
+//! - `mod.rs`: the [`FecEncoder`] / [`FecDecoder`] traits, [`FecField`], [`FecScheme`], errors,
+//!   the constructors and the no-op codecs of [`FecScheme::Off`].
+//! - `symbol.rs`: the length-prefixed symbol layout and the preallocated symbol store.
+//! - `group.rs`: the per-code trait and the fixed ring of group slots the decoders share.
+//! - `encoder.rs`: the group-building encoder (close on `k` packets or the deadline).
+//! - `decoder.rs`: the decoder on the ring (store, validate, recover, queue).
 //! - `xor.rs`: XOR parity (k,1).
-//! - `rs.rs`: Reed-Solomon (k,m) over GF(2^8).
+//! - `rs.rs`: Reed-Solomon (k,m) over GF(2^8), on `reed-solomon-erasure`
+//!   (docs/decisions/0004-reed-solomon-crate.md).
 //! - `dup.rs`: duplication (every packet sent twice).
-//! - `group.rs`: the fixed ring of group slots the decoders share.
+
+mod decoder;
+mod dup;
+mod encoder;
+mod group;
+mod rs;
+mod symbol;
+mod xor;
+
+use std::time::Duration;
 
 use crate::time::Micros;
+
+use decoder::GroupDecoder;
+use dup::DupCode;
+use encoder::GroupEncoder;
+use rs::RsCode;
+use xor::XorCode;
 
 /// Largest data payload any codec accepts (bytes). Chosen so that a parity packet
 /// (payload + 2-byte length prefix + 26-byte header) still fits a 1,452-byte IPv6 UDP payload.
@@ -121,6 +144,12 @@ pub enum FecError {
     /// whose length prefix is impossible (corrupt or forged parity).
     #[error("malformed parity or symbol")]
     Malformed,
+    /// A decoder's slot count is zero or above [`MAX_DECODER_SLOTS`].
+    #[error("invalid decoder slot count {0}")]
+    InvalidSlots(usize),
+    /// A parity packet of a group older than the decoder's window of slots; it is dropped.
+    #[error("parity of group {0} is older than the decoder window")]
+    StaleGroup(u16),
 }
 
 /// What the decoder says about a received data packet.
@@ -181,4 +210,146 @@ pub trait FecDecoder: Send {
 
     /// Writes the next recovered packet into `out` (which must hold [`MAX_DATA_PAYLOAD`] bytes).
     fn poll_recovered(&mut self, out: &mut [u8]) -> Option<Recovered>;
+}
+
+/// Most group slots a decoder may keep. At the largest shape (15+15) that is
+/// 256 × 30 × [`MAX_PARITY_PAYLOAD`] ≈ 10.8 MB, the most one session may pin; real sessions use
+/// 8–32 slots of a much smaller shape.
+pub const MAX_DECODER_SLOTS: usize = 256;
+
+impl FecScheme {
+    /// The group shape `(k, m)` the scheme plans, or `None` for [`FecScheme::Off`].
+    ///
+    /// # Errors
+    /// [`FecError::InvalidParameters`] when `k` or `m` is zero or above 15.
+    pub fn shape(self) -> Result<Option<(u8, u8)>, FecError> {
+        let (k, m) = match self {
+            FecScheme::Off => return Ok(None),
+            FecScheme::Xor { k } => (k, 1),
+            FecScheme::ReedSolomon { k, m } => (k, m),
+            FecScheme::Duplicate => (1, 1),
+        };
+        if k == 0 || k > MAX_K || m == 0 || m > MAX_M {
+            return Err(FecError::InvalidParameters { k, m });
+        }
+        Ok(Some((k, m)))
+    }
+}
+
+/// Builds the sender side of `scheme`.
+///
+/// Groups close after `k` packets or when `deadline` has passed since their first packet,
+/// whichever comes first. [`FecScheme::Duplicate`] closes every group on its one packet and
+/// ignores `deadline`. [`FecScheme::Off`] gives a no-op encoder: every packet gets
+/// [`FecField::NONE`] and no parity is ever due.
+///
+/// Memory, allocated here once: `(k + m) ×` [`MAX_PARITY_PAYLOAD`] bytes of symbol buffers, plus
+/// for Reed-Solomon one coding matrix per possible group size `1..=k`.
+///
+/// # Errors
+/// [`FecError::InvalidParameters`] when the scheme's `k` or `m` is out of range.
+pub fn new_encoder(scheme: FecScheme, deadline: Duration) -> Result<Box<dyn FecEncoder>, FecError> {
+    Ok(match scheme {
+        FecScheme::Off => Box::new(NoFec),
+        FecScheme::Xor { k } => {
+            check(scheme)?;
+            Box::new(GroupEncoder::new(XorCode, k, 1, deadline))
+        }
+        FecScheme::ReedSolomon { k, m } => {
+            check(scheme)?;
+            Box::new(GroupEncoder::new(RsCode::new(k, m)?, k, m, deadline))
+        }
+        FecScheme::Duplicate => Box::new(GroupEncoder::new(DupCode, 1, 1, Duration::ZERO)),
+    })
+}
+
+/// Builds the receiver side of `scheme` with a ring of `slots` group slots.
+///
+/// `slots` is rounded up to a power of two so that `group % slots` stays continuous across the
+/// 16-bit wrap of group numbers; the decoder remembers that many most recent groups and drops
+/// parity of older ones. [`FecScheme::Off`] gives a no-op decoder that delivers every data
+/// packet and rejects parity with [`FecError::BadField`].
+///
+/// Memory, allocated here once and never grown: [`decoder_buffer_bytes`] of symbol buffers
+/// (`slots × (k + m) ×` [`MAX_PARITY_PAYLOAD`], e.g. 16 slots of RS(4,2) ≈ 135 kB), plus for
+/// Reed-Solomon one coding matrix per possible group size `1..=k`.
+///
+/// # Errors
+/// [`FecError::InvalidParameters`] for an out-of-range scheme, [`FecError::InvalidSlots`] when
+/// `slots` is zero or above [`MAX_DECODER_SLOTS`].
+pub fn new_decoder(scheme: FecScheme, slots: usize) -> Result<Box<dyn FecDecoder>, FecError> {
+    if scheme == FecScheme::Off {
+        return Ok(Box::new(NoFec));
+    }
+    if slots == 0 || slots > MAX_DECODER_SLOTS {
+        return Err(FecError::InvalidSlots(slots));
+    }
+    let slots = slots.next_power_of_two();
+    Ok(match scheme {
+        FecScheme::Xor { k } => {
+            check(scheme)?;
+            Box::new(GroupDecoder::new(XorCode, k, 1, slots))
+        }
+        FecScheme::ReedSolomon { k, m } => {
+            check(scheme)?;
+            Box::new(GroupDecoder::new(RsCode::new(k, m)?, k, m, slots))
+        }
+        _ => Box::new(GroupDecoder::new(DupCode, 1, 1, slots)),
+    })
+}
+
+/// Bytes of symbol buffers [`new_decoder`] allocates for `scheme` and `slots` (after rounding
+/// `slots` up to a power of two), or 0 when the arguments are invalid or FEC is off.
+pub fn decoder_buffer_bytes(scheme: FecScheme, slots: usize) -> usize {
+    match scheme.shape() {
+        Ok(Some((k, m))) if (1..=MAX_DECODER_SLOTS).contains(&slots) => {
+            slots.next_power_of_two() * (usize::from(k) + usize::from(m)) * MAX_PARITY_PAYLOAD
+        }
+        _ => 0,
+    }
+}
+
+fn check(scheme: FecScheme) -> Result<(), FecError> {
+    scheme.shape().map(|_| ())
+}
+
+/// The codec of [`FecScheme::Off`]: no fields, no parity, every data packet delivered.
+struct NoFec;
+
+impl FecEncoder for NoFec {
+    fn on_data(&mut self, _now: Micros, _payload: &[u8]) -> Result<FecField, FecError> {
+        Ok(FecField::NONE)
+    }
+
+    fn poll_parity(&mut self, _now: Micros, _out: &mut [u8]) -> Option<(FecField, usize)> {
+        None
+    }
+
+    fn next_deadline(&self) -> Option<Micros> {
+        None
+    }
+}
+
+impl FecDecoder for NoFec {
+    fn on_data(
+        &mut self,
+        _now: Micros,
+        _field: FecField,
+        _payload: &[u8],
+    ) -> Result<DataVerdict, FecError> {
+        Ok(DataVerdict::Deliver)
+    }
+
+    fn on_parity(
+        &mut self,
+        _now: Micros,
+        field: FecField,
+        _payload: &[u8],
+    ) -> Result<(), FecError> {
+        Err(FecError::BadField(field))
+    }
+
+    fn poll_recovered(&mut self, _out: &mut [u8]) -> Option<Recovered> {
+        None
+    }
 }
