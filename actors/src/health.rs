@@ -1,0 +1,89 @@
+//! HealthActor: reads per-session link figures (RTT, jitter, loss, FEC) from the data plane's
+//! endpoint cores once a second and publishes a snapshot for the admin API and logs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use parking_lot::RwLock;
+
+use lightspeed_mesh::dataplane::endpoint::EndpointStats;
+use lightspeed_mesh::dataplane::table::{SessionState, SessionTable};
+use lightspeed_protocol::SessionId;
+
+/// One session's figures at one instant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionHealth {
+    /// The session.
+    pub id: SessionId,
+    /// `edge`, `proxy` or `relay`.
+    pub role: &'static str,
+    /// Endpoint figures (zero for relays, which only forward).
+    pub stats: EndpointStats,
+}
+
+/// The latest snapshot, shared with whoever reports it.
+pub type HealthSnapshot = Arc<RwLock<Vec<SessionHealth>>>;
+
+/// Reads figures of every session (pure over the table; no packet-path work).
+pub fn snapshot(table: &SessionTable) -> Vec<SessionHealth> {
+    let mut out: Vec<SessionHealth> = table
+        .entries()
+        .iter()
+        .map(|e| {
+            let state = e.state.lock();
+            let (role, stats) = match &*state {
+                SessionState::Edge { session, .. } => ("edge", session.endpoint.stats()),
+                SessionState::Proxy { session, .. } => ("proxy", session.endpoint.stats()),
+                SessionState::Relay(_) => ("relay", EndpointStats::default()),
+            };
+            SessionHealth {
+                id: e.id,
+                role,
+                stats,
+            }
+        })
+        .collect();
+    out.sort_by_key(|h| h.id);
+    out
+}
+
+/// Periodically snapshots session health.
+#[derive(Debug)]
+pub struct HealthActor {
+    table: Arc<SessionTable>,
+    published: HealthSnapshot,
+    period: Duration,
+}
+
+impl HealthActor {
+    /// Publishes into `published` every `period`.
+    pub fn new(table: Arc<SessionTable>, published: HealthSnapshot, period: Duration) -> Self {
+        HealthActor {
+            table,
+            published,
+            period,
+        }
+    }
+}
+
+impl Actor for HealthActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(self.period, |act, _ctx| {
+            let snap = snapshot(&act.table);
+            for h in snap.iter().filter(|h| h.role == "edge") {
+                tracing::debug!(
+                    session = %h.id,
+                    srtt_ms = h.stats.srtt_us as f64 / 1e3,
+                    jitter_ms = h.stats.jitter_us as f64 / 1e3,
+                    loss = h.stats.loss(),
+                    recovered = h.stats.recovered,
+                    "session health"
+                );
+            }
+            *act.published.write() = snap;
+        });
+    }
+}
