@@ -9,11 +9,16 @@
 //!
 //! Layout:
 //! - [`dataplane`]: the packet path (counters, session table, batched I/O, forwarding loops).
+//! - [`identity`]: the mesh CA, node certificates and their PEM files.
+//! - [`quic`]: the QUIC control-plane transport (mutual TLS for nodes, server-auth TLS for
+//!   edges), one request frame and one response frame per stream.
 //! - [`role`]: node roles.
 
 #![forbid(unsafe_code)]
 
 pub mod dataplane;
+pub mod identity;
+pub mod quic;
 pub mod role;
 
 pub use role::Role;
