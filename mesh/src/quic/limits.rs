@@ -61,6 +61,9 @@ pub struct ServerStats {
     /// Connections refused or closed because `max_connections` or `max_anonymous_connections`
     /// was reached.
     pub connections_refused_capacity: u64,
+    /// Connection attempts refused during the shutdown grace period (once the endpoint is
+    /// closed, quinn refuses them itself, uncounted).
+    pub connections_refused_shutdown: u64,
     /// Handshakes that failed: untrusted client certificate, wrong ALPN, timeout.
     pub handshakes_failed: u64,
     /// Connections closed because a CA-verified certificate named no valid node.
@@ -85,6 +88,7 @@ pub struct ServerStats {
 pub(crate) struct Counters {
     pub(crate) connections_accepted: AtomicU64,
     pub(crate) connections_refused_capacity: AtomicU64,
+    pub(crate) connections_refused_shutdown: AtomicU64,
     pub(crate) handshakes_failed: AtomicU64,
     pub(crate) no_node_name: AtomicU64,
     pub(crate) requests_answered: AtomicU64,
@@ -106,6 +110,7 @@ impl Counters {
         ServerStats {
             connections_accepted: get(&self.connections_accepted),
             connections_refused_capacity: get(&self.connections_refused_capacity),
+            connections_refused_shutdown: get(&self.connections_refused_shutdown),
             handshakes_failed: get(&self.handshakes_failed),
             no_node_name: get(&self.no_node_name),
             requests_answered: get(&self.requests_answered),

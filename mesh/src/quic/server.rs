@@ -102,18 +102,16 @@ impl ControlServer {
         self.inner.counters.snapshot()
     }
 
-    /// Accepts connections and serves their streams until [`ControlServer::shutdown`] is
-    /// called. Connections and streams run on spawned tasks.
+    /// Accepts connections and serves their streams until [`ControlServer::shutdown`] has
+    /// finished. Connections and streams run on spawned tasks.
     pub async fn serve(&self, handler: Arc<dyn Handler>) {
-        let mut stop = self.inner.stop.subscribe();
-        loop {
-            let incoming = tokio::select! {
-                _ = stop.wait_for(|stopped| *stopped) => break,
-                incoming = self.inner.endpoint.accept() => match incoming {
-                    Some(incoming) => incoming,
-                    None => break,
-                },
-            };
+        // `accept` yields `None` once `shutdown` has closed the endpoint.
+        while let Some(incoming) = self.inner.endpoint.accept().await {
+            if *self.inner.stop.borrow() {
+                bump(&self.inner.counters.connections_refused_shutdown);
+                incoming.refuse();
+                continue;
+            }
             let Ok(permit) = self.inner.connections.clone().try_acquire_owned() else {
                 bump(&self.inner.counters.connections_refused_capacity);
                 incoming.refuse();
@@ -125,13 +123,14 @@ impl ControlServer {
         }
     }
 
-    /// Graceful shutdown: stops accepting connections and streams, waits up to
-    /// `shutdown_grace` for in-flight requests to be answered, closes every connection with
-    /// [`codes::OK`], and waits up to `shutdown_grace` for the closes to be sent.
+    /// Graceful shutdown: refuses new connections (CONNECTION_REFUSED) and stops accepting
+    /// streams, waits up to `shutdown_grace` for in-flight requests to be answered, closes
+    /// every connection with [`codes::OK`], and waits up to `shutdown_grace` for the closes to
+    /// be sent. New connection attempts keep being refused while any handle to this server
+    /// exists; the UDP socket is released when the last handle is dropped.
     pub async fn shutdown(&self) {
         let inner = &self.inner;
         inner.stop.send_replace(true);
-        inner.endpoint.set_server_config(None);
         let grace = inner.limits.shutdown_grace;
         let drained = timeout(grace, inner.in_flight.acquire_many(inner.in_flight_permits)).await;
         if drained.is_err() {
