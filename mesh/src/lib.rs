@@ -9,7 +9,10 @@
 //!
 //! Layout:
 //! - [`dataplane`]: the packet path (counters, session table, batched I/O, forwarding loops).
+//! - [`identity`]: the mesh CA, node certificates and their PEM files.
 //! - [`policy`]: destination policy (which game servers a proxy may reach).
+//! - [`quic`]: the QUIC control-plane transport (mutual TLS for nodes, server-auth TLS for
+//!   edges), one request frame and one response frame per stream.
 //! - [`role`]: node roles.
 
 // `unsafe` is denied everywhere but `dataplane::batch_io`, which makes the batched socket
@@ -17,7 +20,9 @@
 #![deny(unsafe_code)]
 
 pub mod dataplane;
+pub mod identity;
 pub mod policy;
+pub mod quic;
 pub mod role;
 
 pub use role::Role;
