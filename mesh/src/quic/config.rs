@@ -45,8 +45,10 @@ pub struct TransportSettings {
     pub receive_window: u32,
     /// Unreliable datagrams (SWIM rides on them) buffered for the application, bytes; `0`
     /// disables datagrams. Default 64 KiB (about 60 SWIM packets of ≤ 1,100 bytes). The largest
-    /// datagram payload is `Connection::max_datagram_size()`: ~1,150 bytes at QUIC's 1,200-byte
-    /// initial MTU, more once path MTU discovery succeeds — so SWIM packets stay ≤ 1,100.
+    /// datagram payload is `Connection::max_datagram_size()`: 1,162 bytes at QUIC's 1,200-byte
+    /// minimum MTU (1,200 − 29 bytes of short header and AEAD tag with quinn's 8-byte
+    /// connection ids − 9 bytes of DATAGRAM frame header), more once path MTU discovery raises
+    /// the MTU — so SWIM's `max_packet_size` of ≤ 1,100 always fits.
     pub datagram_buffer: usize,
     /// Server only: handshakes that may be pending at once (quinn `max_incoming`). Default
     /// 256; beyond it new connection attempts are refused before any state is kept.
