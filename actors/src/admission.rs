@@ -34,10 +34,9 @@ impl Admission {
         // Constant-time compare would matter for a secret checked byte by byte over the
         // network many times; tokens are long random strings, and the comparison below still
         // avoids an early exit per token.
-        let token_ok = self
-            .tokens
-            .iter()
-            .fold(false, |ok, t| ok | ct_eq(t.as_bytes(), req.token.as_bytes()));
+        let token_ok = self.tokens.iter().fold(false, |ok, t| {
+            ok | ct_eq(t.as_bytes(), req.token.as_bytes())
+        });
         if !token_ok {
             return Err((ErrorCode::BadToken, "unknown client token".into()));
         }
@@ -48,7 +47,10 @@ impl Admission {
             ));
         }
         if req.sessions >= self.max_sessions {
-            return Err((ErrorCode::SessionLimit, "proxy is at its session cap".into()));
+            return Err((
+                ErrorCode::SessionLimit,
+                "proxy is at its session cap".into(),
+            ));
         }
         Ok(())
     }
@@ -82,7 +84,10 @@ mod tests {
 
     #[test]
     fn token_destination_and_cap_are_checked_in_that_order() {
-        assert_eq!(req("player-token-0123456789", "203.0.113.5:7777", 0), Ok(()));
+        assert_eq!(
+            req("player-token-0123456789", "203.0.113.5:7777", 0),
+            Ok(())
+        );
         assert_eq!(
             req("player-token-012345678X", "203.0.113.5:7777", 0),
             Err(ErrorCode::BadToken)

@@ -1,13 +1,31 @@
 //! # lightspeed-actors
 //!
-//! The actix actors of a node (SessionActor, FecActor, RouteActor, DiscoveryActor,
-//! HealthActor) and the node assembly that supervises them. Each actor is a thin driver around
-//! a pure core from `lightspeed-protocol` / `lightspeed-mesh`.
+//! The actix actors of a node and the node assembly that starts them. Each actor is a thin
+//! driver around a pure core:
 //!
-//! What it is not: the packet path. Forwarding never goes through an actor mailbox; actors
-//! publish session tables and route snapshots that the data plane reads.
+//! | actor | core (pure, unit-tested) |
+//! |---|---|
+//! | [`session::SessionActor`] | [`admission`] (admit/refuse), the data-plane session cores of `lightspeed-mesh` |
+//! | [`fec_actor::FecActor`] | [`fec_policy`] |
+//! | [`route::RouteActor`] | [`route::static_path`] |
+//! | [`discovery::DiscoveryActor`] | the configured peer list |
+//! | [`health::HealthActor`] | [`health::snapshot`] over the endpoint estimators |
 //!
-//! Layout: this crate is filled in by the tunnel work (see `docs/architecture.md`); today it
-//! only fixes its place in the workspace.
+//! What it is not: the packet path. Forwarding never goes through a mailbox; actors install
+//! and remove entries of the data plane's session table, which the packet loops read.
+//!
+//! Layout: `spec.rs` (what a node is asked to be), `node.rs` (assembly and shutdown),
+//! `control.rs` (QUIC ↔ actor bridge, client pool), one file per actor and per core.
 
 #![forbid(unsafe_code)]
+
+pub mod admission;
+pub mod control;
+pub mod discovery;
+pub mod fec_actor;
+pub mod fec_policy;
+pub mod health;
+pub mod node;
+pub mod route;
+pub mod session;
+pub mod spec;

@@ -38,11 +38,7 @@ pub fn static_path(spec: &NodeSpec) -> Result<Path, RouteError> {
     };
     Ok(Path {
         proxy: find(&edge.proxy)?,
-        relays: edge
-            .via
-            .iter()
-            .map(|n| find(n))
-            .collect::<Result<_, _>>()?,
+        relays: edge.via.iter().map(|n| find(n)).collect::<Result<_, _>>()?,
     })
 }
 
