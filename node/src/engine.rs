@@ -1,21 +1,127 @@
-//! The node engine: actors, QUIC control plane and data-plane loops for the configured roles.
+//! The node engine: turns the validated config into a [`NodeSpec`] and runs the actor system,
+//! QUIC control plane and data-plane loops for the configured roles.
 //!
-//! Seam with the shell (`main.rs`, [`crate::lifecycle`]): the shell has loaded and validated
-//! the config, initialised tracing, started the admin server on a multi-thread tokio runtime,
-//! and calls [`run`]. The engine updates the shared handles in [`AdminState`] (roles, session
-//! count, counters) and returns once `shutdown` fires; the shell gives it 5 s.
+//! Seam with the shell ([`crate::lifecycle`]): the shell has loaded and validated the config,
+//! initialised tracing, started the admin server inside an actix `System` on a multi-thread
+//! tokio runtime, and calls [`run`] on the system's arbiter. The engine keeps the shared
+//! handles in [`AdminState`] current and returns once `shutdown` fires, after closing every
+//! session.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use lightspeed_actors::spec::{
+    EdgeSpec, FecSetting as SpecFec, Limits, NodeSpec, PeerSpec, ProxySpec, RedirectSpec, TlsSpec,
+};
+use lightspeed_mesh::policy::{Cidr, DestinationPolicy};
 
 use crate::admin::AdminState;
-use crate::config::Config;
+use crate::config::{Config, FecSetting};
 use crate::shutdown::Shutdown;
+
+/// How often the admin session gauge is refreshed.
+const GAUGE_PERIOD: Duration = Duration::from_millis(250);
+
+/// The runtime form of a validated config.
+pub fn spec_from_config(config: &Config) -> anyhow::Result<NodeSpec> {
+    let ca_cert = config
+        .tls
+        .ca_cert
+        .clone()
+        .context("tls.ca_cert: required: the mesh CA certificate")?;
+    let edge = match (&config.edge.token, &config.edge.proxy) {
+        (Some(token), Some(proxy)) => Some(EdgeSpec {
+            token: token.expose().to_string(),
+            proxy: proxy.clone(),
+            via: config.edge.via.clone(),
+            fec: match config.edge.fec {
+                FecSetting::Off => SpecFec::Off,
+                FecSetting::Auto => SpecFec::Auto,
+                FecSetting::Dup => SpecFec::Dup,
+                FecSetting::Xor { k } => SpecFec::Xor { k },
+                FecSetting::Rs { k, m } => SpecFec::Rs { k, m },
+            },
+            fec_deadline: config.edge.fec_deadline,
+            keepalive: config.edge.keepalive,
+            redirects: config
+                .edge
+                .redirect
+                .iter()
+                .map(|r| RedirectSpec {
+                    listen: r.listen,
+                    target: r.target,
+                    game: r.game.clone(),
+                })
+                .collect(),
+        }),
+        _ => None,
+    };
+    let cidrs = |list: &[crate::config::Cidr]| -> Vec<Cidr> {
+        list.iter()
+            .map(|c| Cidr::new(c.addr(), c.prefix()))
+            .collect()
+    };
+    Ok(NodeSpec {
+        name: config.node.name.clone(),
+        roles: config.node.roles.clone(),
+        data_listen: config.node.data_listen,
+        data_advertise: config.node.data_advertise,
+        control_listen: config.node.control_listen,
+        tls: TlsSpec {
+            ca_cert,
+            cert: config.tls.cert.clone(),
+            key: config.tls.key.clone(),
+        },
+        limits: Limits {
+            max_sessions: config.limits.max_sessions,
+            idle_timeout: config.limits.idle_timeout,
+            per_session_pps: config.limits.per_session_pps,
+            max_pending_flows: config.limits.max_pending_flows,
+        },
+        proxy: ProxySpec {
+            tokens: config
+                .proxy
+                .tokens
+                .iter()
+                .map(|t| t.expose().to_string())
+                .collect(),
+            policy: DestinationPolicy {
+                allow: cidrs(&config.proxy.allow_destinations),
+                deny: cidrs(&config.proxy.deny_destinations),
+                allow_loopback_for_testing: config.proxy.allow_loopback_for_testing,
+            },
+            egress_bind: config.proxy.egress_bind,
+        },
+        edge,
+        peers: config
+            .peers
+            .iter()
+            .map(|p| PeerSpec {
+                name: p.name.clone(),
+                control: p.control,
+                data: p.data,
+                server_name: p.tls_name().to_string(),
+            })
+            .collect(),
+    })
+}
 
 /// Runs the node until `shutdown` is requested. An error ends the process with exit code 1.
 pub async fn run(config: Config, admin: AdminState, mut shutdown: Shutdown) -> anyhow::Result<()> {
-    tracing::info!(
-        name = %config.node.name,
-        "engine not built yet; idling until shutdown"
-    );
-    let _ = admin;
-    shutdown.requested().await;
+    let spec = spec_from_config(&config)?;
+    let node = lightspeed_actors::node::start(spec, Arc::clone(&admin.counters))
+        .await
+        .context("starting the node")?;
+    let mut gauge = tokio::time::interval(GAUGE_PERIOD);
+    loop {
+        tokio::select! {
+            _ = shutdown.requested() => break,
+            _ = gauge.tick() => admin.sessions.store(node.sessions(), Ordering::Relaxed),
+        }
+    }
+    node.shutdown().await;
+    admin.sessions.store(0, Ordering::Relaxed);
     Ok(())
 }

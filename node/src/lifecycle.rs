@@ -24,17 +24,16 @@ pub const ENGINE_GRACE: Duration = Duration::from_secs(5);
 /// How long open admin connections may linger after shutdown.
 const ADMIN_GRACE: Duration = Duration::from_secs(1);
 
-/// Builds a multi-thread tokio runtime and runs the node on it until a signal.
+/// Builds the node's actix `System` on a multi-thread tokio runtime and runs the node on it
+/// until a signal. Actors live on the system arbiter; packet loops are tokio tasks on the
+/// runtime's worker threads.
 pub fn run(config: Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("lightspeed")
         .build()
         .context("cannot start the tokio runtime")?;
-    let result = runtime.block_on(serve(config));
-    // Tasks still running (e.g. a stuck engine after its grace) must not hold the exit.
-    runtime.shutdown_timeout(Duration::from_millis(200));
-    result
+    actix_rt::System::with_tokio_rt(move || runtime).block_on(serve(config))
 }
 
 async fn flatten(task: JoinHandle<anyhow::Result<()>>, what: &str) -> anyhow::Result<()> {
@@ -70,7 +69,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (trigger, engine_shutdown) = shutdown::channel();
     let mut admin_task = tokio::spawn(admin::serve(listener, state.clone(), trigger.subscribe()));
     tracing::info!(addr = %admin_addr, "admin HTTP listening");
-    let mut engine_task = tokio::spawn(engine::run(config, state, engine_shutdown));
+    // On the system arbiter: the engine starts actors, which need the actix System.
+    let mut engine_task = actix_rt::spawn(engine::run(config, state, engine_shutdown));
 
     let early = tokio::select! {
         _ = sigint.recv() => { tracing::info!(signal = "SIGINT", "shutting down"); None }

@@ -145,7 +145,7 @@ mod tests {
         counters.packet(Direction::Upstream, 20);
         counters.packet(Direction::Downstream, 7);
         // Through `Counters::` because `Arc`'s `Drop::drop` would shadow the method.
-        Counters::drop(&counters, DropReason::Replay);
+        counters.dropped(DropReason::Replay);
         counters.fec_recovered();
         counters.fec_parity_sent();
         counters.fec_parity_sent();

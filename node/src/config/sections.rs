@@ -60,6 +60,10 @@ pub struct NodeSection {
     pub roles: Vec<Role>,
     /// UDP address of the data plane (tunnelled game packets). Default `0.0.0.0:4434`.
     pub data_listen: SocketAddr,
+    /// The data-plane address other nodes and edges reach this node at, when it differs from
+    /// `data_listen` (a wildcard listen address, NAT). A proxy hands it to edges and relays.
+    /// Default: `data_listen`.
+    pub data_advertise: Option<SocketAddr>,
     /// UDP address of the QUIC control plane (mesh, sessions, gossip). Default `0.0.0.0:4433`
     /// (the customary QUIC test port), with the data plane on the next port.
     pub control_listen: SocketAddr,
@@ -77,6 +81,7 @@ impl Default for NodeSection {
             region: None,
             roles: vec![Role::Relay],
             data_listen: SocketAddr::from(([0, 0, 0, 0], 4434)),
+            data_advertise: None,
             control_listen: SocketAddr::from(([0, 0, 0, 0], 4433)),
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             log_format: LogFormat::Human,

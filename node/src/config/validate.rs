@@ -121,6 +121,23 @@ fn node(n: &NodeSection) -> Check {
             "at least one role is required (edge, relay, proxy)",
         );
     }
+    if let Some(adv) = n.data_advertise
+        && (adv.ip().is_unspecified() || adv.port() == 0)
+    {
+        return fail(
+            "node.data_advertise",
+            format!("{adv} is not reachable: give the address peers send to"),
+        );
+    }
+    if n.roles.contains(&Role::Proxy)
+        && n.data_listen.ip().is_unspecified()
+        && n.data_advertise.is_none()
+    {
+        return fail(
+            "node.data_advertise",
+            "required for role proxy when node.data_listen is a wildcard address",
+        );
+    }
     if collide(n.control_listen, n.data_listen) {
         return fail(
             "node.control_listen",
@@ -147,10 +164,24 @@ fn tls(config: &Config) -> Check {
         }
     }
     match (&t.cert, &t.key) {
-        (Some(_), None) => fail("tls.key", "required when tls.cert is set"),
-        (None, Some(_)) => fail("tls.cert", "required when tls.key is set"),
-        _ => Ok(()),
+        (Some(_), None) => return fail("tls.key", "required when tls.cert is set"),
+        (None, Some(_)) => return fail("tls.cert", "required when tls.key is set"),
+        _ => {}
     }
+    // Relays and proxies are mesh members: they need a CA-issued certificate. An edge only
+    // needs the CA, to verify the proxy it talks to.
+    for role in [Role::Relay, Role::Proxy] {
+        if config.has_role(role) && t.cert.is_none() {
+            return fail(
+                "tls.cert",
+                format!("required for role {role} (a mesh node certificate)"),
+            );
+        }
+    }
+    if t.ca_cert.is_none() {
+        return fail("tls.ca_cert", "required: the mesh CA certificate");
+    }
+    Ok(())
 }
 
 fn limits(l: &LimitsSection) -> Check {
