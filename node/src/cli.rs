@@ -42,6 +42,35 @@ pub enum Command {
     /// Run edge, relay, proxy and a game-like client and server on loopback over a simulated
     /// lossy link, and report latency, loss and what FEC recovered.
     Demo(DemoArgs),
+    /// Mesh identity: create the mesh CA, issue node certificates.
+    #[command(subcommand)]
+    Mesh(MeshCommand),
+}
+
+/// `lightspeed-node mesh ...`.
+#[derive(Debug, Clone, PartialEq, Subcommand)]
+pub enum MeshCommand {
+    /// Create a mesh CA (ca.crt, ca.key with mode 0600) in DIR.
+    Init {
+        /// Directory to write into (created if missing; existing files are never overwritten).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Mesh name, written into every certificate.
+        #[arg(long, default_value = "lightspeed")]
+        name: String,
+    },
+    /// Issue a node certificate and key (node.crt, node.key 0600, plus ca.crt) signed by the CA.
+    Issue {
+        /// Directory holding the CA (ca.crt, ca.key).
+        #[arg(long, value_name = "DIR")]
+        ca: PathBuf,
+        /// Node name (a DNS-style name; it is the node's TLS name).
+        #[arg(long)]
+        name: String,
+        /// Directory to write into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 /// Arguments of `lightspeed-node demo`, validated by clap.

@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod lifecycle;
+pub mod mesh_cmd;
 pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;

@@ -29,13 +29,18 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use lightspeed_node::cli::{Cli, Command};
-use lightspeed_node::{config, demo, lifecycle, telemetry};
+use lightspeed_node::{config, demo, lifecycle, mesh_cmd, telemetry};
 
 fn main() -> ExitCode {
     // Usage errors exit 2 and --help/--version exit 0, inside clap.
     let cli = Cli::parse();
-    if let Some(Command::Demo(args)) = cli.command {
-        return match demo::run(args) {
+    let one_shot = match cli.command.clone() {
+        Some(Command::Demo(args)) => Some(demo::run(args)),
+        Some(Command::Mesh(cmd)) => Some(mesh_cmd::run(cmd)),
+        None => None,
+    };
+    if let Some(result) = one_shot {
+        return match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e:#}");

@@ -13,9 +13,11 @@
 //!   a game profile from `lightspeed-edge`.
 //! - [`echo`]: a tokio UDP echo server standing in for a game server, and the probe payload
 //!   ([`echo::GamePacket`]) whose echoes give per-packet RTT and loss.
+//! - [`udp_link`]: real UDP sockets around two emulated links, for demos and scenarios.
 
 #![forbid(unsafe_code)]
 
 pub mod echo;
 pub mod link;
 pub mod traffic;
+pub mod udp_link;
