@@ -24,6 +24,17 @@ use crate::shutdown::Shutdown;
 /// How often the admin session gauge is refreshed.
 const GAUGE_PERIOD: Duration = Duration::from_millis(250);
 
+/// The runtime form of an FEC setting.
+pub fn spec_fec(setting: FecSetting) -> SpecFec {
+    match setting {
+        FecSetting::Off => SpecFec::Off,
+        FecSetting::Auto => SpecFec::Auto,
+        FecSetting::Dup => SpecFec::Dup,
+        FecSetting::Xor { k } => SpecFec::Xor { k },
+        FecSetting::Rs { k, m } => SpecFec::Rs { k, m },
+    }
+}
+
 /// The runtime form of a validated config.
 pub fn spec_from_config(config: &Config) -> anyhow::Result<NodeSpec> {
     let ca_cert = config
@@ -36,13 +47,7 @@ pub fn spec_from_config(config: &Config) -> anyhow::Result<NodeSpec> {
             token: token.expose().to_string(),
             proxy: proxy.clone(),
             via: config.edge.via.clone(),
-            fec: match config.edge.fec {
-                FecSetting::Off => SpecFec::Off,
-                FecSetting::Auto => SpecFec::Auto,
-                FecSetting::Dup => SpecFec::Dup,
-                FecSetting::Xor { k } => SpecFec::Xor { k },
-                FecSetting::Rs { k, m } => SpecFec::Rs { k, m },
-            },
+            fec: spec_fec(config.edge.fec),
             fec_deadline: config.edge.fec_deadline,
             keepalive: config.edge.keepalive,
             redirects: config

@@ -204,7 +204,10 @@ mod tests {
             .unwrap();
             let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
             let t0 = std::time::Instant::now();
-            client.send_to(b"\x10ping", link.front_addr()).await.unwrap();
+            client
+                .send_to(b"\x10ping", link.front_addr())
+                .await
+                .unwrap();
             let mut b = [0u8; 64];
             let (n, _) = client.recv_from(&mut b).await.unwrap();
             assert_eq!(&b[..n], b"\x10ping");
@@ -216,7 +219,10 @@ mod tests {
             };
             link.set_config(lossy, LinkConfig::default()).unwrap();
             for _ in 0..10 {
-                client.send_to(b"\x10data", link.front_addr()).await.unwrap();
+                client
+                    .send_to(b"\x10data", link.front_addr())
+                    .await
+                    .unwrap();
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
             let st = link.stats();
