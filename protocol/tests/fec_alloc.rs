@@ -12,23 +12,27 @@ use std::time::Duration;
 use lightspeed_protocol::Micros;
 use lightspeed_protocol::fec::{
     DataVerdict, FecDecoder, FecEncoder, FecScheme, MAX_DATA_PAYLOAD, MAX_PARITY_PAYLOAD,
-    new_decoder, new_encoder,
+    decoder_buffer_bytes, new_decoder, new_encoder,
 };
 
 struct Counting;
 
 thread_local! {
     static ALLOCS: Cell<usize> = const { Cell::new(0) };
+    /// Live bytes allocated by this thread (wrapping: frees of other threads' memory).
+    static BYTES: Cell<usize> = const { Cell::new(0) };
 }
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        let _ = BYTES.try_with(|c| c.set(c.get().wrapping_add(layout.size())));
         // SAFETY: forwards the caller's layout to the system allocator unchanged.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let _ = BYTES.try_with(|c| c.set(c.get().wrapping_sub(layout.size())));
         // SAFETY: `ptr` came from `System.alloc` with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -149,6 +153,47 @@ fn steady_state_coding_allocates_nothing() {
             after - before,
             0,
             "{scheme:?}: allocations on the packet path"
+        );
+    }
+}
+
+#[test]
+fn construction_allocates_the_documented_memory() {
+    for (scheme, slots) in [
+        (FecScheme::Xor { k: 4 }, 16),
+        (FecScheme::ReedSolomon { k: 4, m: 2 }, 16),
+        (FecScheme::ReedSolomon { k: 8, m: 3 }, 32),
+        (FecScheme::Duplicate, 8),
+    ] {
+        let (k, m) = scheme.shape().unwrap().unwrap();
+        let before = BYTES.with(Cell::get);
+        let dec = new_decoder(scheme, slots).unwrap();
+        let dec_bytes = BYTES.with(Cell::get).wrapping_sub(before);
+        let before = BYTES.with(Cell::get);
+        let enc = new_encoder(scheme, Duration::from_millis(1)).unwrap();
+        let enc_bytes = BYTES.with(Cell::get).wrapping_sub(before);
+        drop((dec, enc));
+        let buffers = decoder_buffer_bytes(scheme, slots);
+        // Reed-Solomon adds one coder per group size, ~10 kB each (the crate's matrix cache).
+        // Live bytes after construction, so temporaries of matrix building do not count.
+        let coders = if matches!(scheme, FecScheme::ReedSolomon { .. }) {
+            usize::from(k) * 11_000
+        } else {
+            0
+        };
+        let symbols = (usize::from(k) + usize::from(m)) * MAX_PARITY_PAYLOAD;
+        println!(
+            "{scheme:?} slots={slots}: decoder {dec_bytes} B (buffers {buffers} B), encoder {enc_bytes} B"
+        );
+        assert!(dec_bytes >= buffers, "{scheme:?}");
+        assert!(
+            dec_bytes <= buffers + coders + 256 * slots + 1_024,
+            "{scheme:?}: {dec_bytes}"
+        );
+        assert!(enc_bytes >= symbols, "{scheme:?}");
+        assert!(
+            enc_bytes <= symbols + coders + 1_024,
+            "{scheme:?}: {enc_bytes}"
         );
     }
 }

@@ -82,7 +82,9 @@ impl<C: ParityCode> GroupDecoder<C> {
                 let state = self.states.get_mut(index)?;
                 if fresh {
                     // Recovered packets nobody polled go with their group.
-                    self.pending -= state.pending.count_ones() as usize;
+                    self.pending = self
+                        .pending
+                        .saturating_sub(state.pending.count_ones() as usize);
                     *state = SlotState::default();
                 }
                 Some(index)
@@ -250,7 +252,7 @@ impl<C: ParityCode> FecDecoder for GroupDecoder<C> {
             while state.pending != 0 {
                 let i = state.pending.trailing_zeros() as u8;
                 state.pending &= !(1 << i);
-                self.pending -= 1;
+                self.pending = self.pending.saturating_sub(1);
                 // Checked when recovered; a short `out` drops the packet instead of panicking.
                 let Ok(payload) = read_symbol(store.padded(usize::from(i), state.width)) else {
                     continue;

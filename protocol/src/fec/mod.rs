@@ -186,7 +186,8 @@ pub trait FecEncoder: Send {
     /// bytes) and returns its field and length, or `None` when no parity is due at `now`.
     fn poll_parity(&mut self, now: Micros, out: &mut [u8]) -> Option<(FecField, usize)>;
 
-    /// When the open group's deadline expires, if a group is open.
+    /// When the open group's deadline expires, if a group is open; or, while parity of a
+    /// closed group is still waiting to be polled, the (past) time it became due.
     fn next_deadline(&self) -> Option<Micros>;
 }
 
@@ -244,7 +245,7 @@ impl FecScheme {
 /// [`FecField::NONE`] and no parity is ever due.
 ///
 /// Memory, allocated here once: `(k + m) ×` [`MAX_PARITY_PAYLOAD`] bytes of symbol buffers, plus
-/// for Reed-Solomon one coding matrix per possible group size `1..=k`.
+/// for Reed-Solomon one coder per possible group size `1..=k` (about 10 kB each).
 ///
 /// # Errors
 /// [`FecError::InvalidParameters`] when the scheme's `k` or `m` is out of range.
@@ -270,9 +271,20 @@ pub fn new_encoder(scheme: FecScheme, deadline: Duration) -> Result<Box<dyn FecE
 /// parity of older ones. [`FecScheme::Off`] gives a no-op decoder that delivers every data
 /// packet and rejects parity with [`FecError::BadField`].
 ///
+/// Behaviour worth knowing when driving it:
+/// - A data packet with [`FecField::NONE`] takes no part in FEC and is always delivered.
+/// - A data packet of a group older than the window is delivered (no state is left to judge
+///   it; exact duplicates are the header replay window's job), while parity of such a group is
+///   refused with [`FecError::StaleGroup`].
+/// - Parity arriving first can rebuild a packet whose original is still in flight; the
+///   original is then reported [`DataVerdict::Duplicate`]. Every packet comes out once.
+/// - A group whose parity proves corrupt ([`FecError::Malformed`]) is given up: nothing is
+///   rebuilt from it, its data packets are still delivered as they arrive.
+///
 /// Memory, allocated here once and never grown: [`decoder_buffer_bytes`] of symbol buffers
 /// (`slots × (k + m) ×` [`MAX_PARITY_PAYLOAD`], e.g. 16 slots of RS(4,2) ≈ 135 kB), plus for
-/// Reed-Solomon one coding matrix per possible group size `1..=k`.
+/// Reed-Solomon one coder per possible group size `1..=k` (about 10 kB each). Measured: RS(8,3)
+/// with 32 slots holds ≈ 582 kB, XOR(4) with 16 slots ≈ 115 kB.
 ///
 /// # Errors
 /// [`FecError::InvalidParameters`] for an out-of-range scheme, [`FecError::InvalidSlots`] when
