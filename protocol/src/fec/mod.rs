@@ -24,8 +24,13 @@
 //! - `rs.rs`: Reed-Solomon (k,m) over GF(2^8).
 //! - `dup.rs`: duplication (every packet sent twice).
 //! - `group.rs`: the fixed ring of group slots the decoders share.
+//! - `gf256.rs`: GF(2^8) arithmetic for the sliding-window code.
+//! - `sliding.rs`: sliding-window random linear code (RFC 8681 style), no groups at all.
 
 use crate::time::Micros;
+
+pub mod gf256;
+pub mod sliding;
 
 /// Largest data payload any codec accepts (bytes). Chosen so that a parity packet
 /// (payload + 2-byte length prefix + 26-byte header) still fits a 1,452-byte IPv6 UDP payload.
@@ -91,6 +96,17 @@ pub enum FecScheme {
     },
     /// Every data packet is sent a second time as a parity packet of a one-packet group.
     Duplicate,
+    /// Sliding-window random linear code ([`sliding`]): after every `interval`-th data packet,
+    /// `repairs` repair packets over the last `window` data packets. Overhead
+    /// `repairs / interval`; no deadline, nothing waits.
+    Sliding {
+        /// Data packets each repair covers (1..=15).
+        window: u8,
+        /// Repair packets per repair step (1..=15).
+        repairs: u8,
+        /// Data packets per repair step (1..=15); 1 sends repairs after every packet.
+        interval: u8,
+    },
 }
 
 /// Errors from FEC encoders and decoders. None of them leaves the codec in a bad state: the
@@ -121,6 +137,9 @@ pub enum FecError {
     /// whose length prefix is impossible (corrupt or forged parity).
     #[error("malformed parity or symbol")]
     Malformed,
+    /// A sliding-window code parameter is out of range; the text names it and its range.
+    #[error("invalid sliding-window FEC parameter: {0}")]
+    InvalidSlidingParameter(&'static str),
 }
 
 /// What the decoder says about a received data packet.

@@ -1,0 +1,341 @@
+//! Sliding-window code: exact recovery, reordering, duplicates, timing and hostile input.
+
+mod sliding_common;
+
+use lightspeed_protocol::Micros;
+use lightspeed_protocol::fec::sliding::{SlidingDecoder, SlidingEncoder};
+use lightspeed_protocol::fec::{
+    DataVerdict, FecDecoder, FecEncoder, FecError, FecField, MAX_DATA_PAYLOAD, MAX_PARITY_PAYLOAD,
+};
+use proptest::prelude::*;
+use rand::Rng;
+use rand::seq::SliceRandom;
+use sliding_common::{Kind, Pkt, Receiver, encode, payloads, rng};
+
+/// Every loss pattern of up to two packets among the first 12 (6 data + 6 repairs), followed
+/// by 4 clean steps, is recovered byte-exact, for every window 2..=8 and with two repairs.
+#[test]
+fn every_loss_of_up_to_two_in_six_steps_is_recovered() {
+    let mut r = rng(1);
+    for (window, repairs) in [(2, 1), (3, 1), (4, 1), (6, 1), (8, 1), (4, 2)] {
+        let data = payloads(&mut r, 10, 1..=MAX_DATA_PAYLOAD);
+        let stream = encode(&mut SlidingEncoder::new(window, repairs, 1).unwrap(), &data);
+        let head = stream.iter().position(|p| p.step == 6).unwrap();
+        let mut patterns = vec![vec![]];
+        for a in 0..head {
+            patterns.push(vec![a]);
+            for b in a + 1..head {
+                patterns.push(vec![a, b]);
+            }
+        }
+        for lost in &patterns {
+            let mut rx = Receiver::new(window, 32, data.len());
+            for (i, p) in stream.iter().enumerate() {
+                if !lost.contains(&i) {
+                    rx.feed(p, p.step, &data);
+                }
+            }
+            assert_eq!(rx.missing(), 0, "W={window} m={repairs} lost {lost:?}");
+        }
+    }
+}
+
+/// Under 30 % iid loss of everything, whatever is handed out is byte-exact and handed out once.
+#[test]
+fn heavy_loss_never_yields_wrong_bytes() {
+    let mut r = rng(2);
+    for window in [2u8, 4, 8, 15] {
+        let data = payloads(&mut r, 3_000, 0..=300);
+        let stream = encode(&mut SlidingEncoder::new(window, 1, 1).unwrap(), &data);
+        let mut rx = Receiver::new(window, 32, data.len());
+        for p in &stream {
+            if r.random::<f64>() >= 0.30 {
+                rx.feed(p, p.step, &data);
+            }
+        }
+        let missing = rx.missing();
+        // Sanity: the code works at all under this load (30 % data loss without FEC).
+        assert!(missing < data.len() / 5, "W={window}: {missing} missing");
+    }
+}
+
+/// All 720 orders of the packets of steps 2..=4, alone and with one of them lost, and each
+/// order also with every packet of the block delivered twice.
+#[test]
+fn any_order_of_a_block_delivers_each_packet_once() {
+    let mut r = rng(3);
+    let data = payloads(&mut r, 8, 1..=200);
+    let stream = encode(&mut SlidingEncoder::new(4, 1, 1).unwrap(), &data);
+    let block: Vec<usize> = (0..stream.len()).filter(|&i| (2..=4).contains(&stream[i].step)).collect();
+    assert_eq!(block.len(), 6);
+    let mut orders = Vec::new();
+    permutations(&block, &mut Vec::new(), &mut orders);
+    assert_eq!(orders.len(), 720);
+    for order in &orders {
+        for lost in std::iter::once(None).chain(block.iter().copied().map(Some)) {
+            for dup in [false, true] {
+                let mut rx = Receiver::new(4, 32, data.len());
+                let feed = |rx: &mut Receiver, i: usize| {
+                    if Some(i) != lost {
+                        rx.feed(&stream[i], 3, &data);
+                    }
+                };
+                (0..block[0]).for_each(|i| feed(&mut rx, i));
+                order.iter().for_each(|&i| feed(&mut rx, i));
+                if dup {
+                    order.iter().rev().for_each(|&i| feed(&mut rx, i));
+                }
+                (block[5] + 1..stream.len()).for_each(|i| feed(&mut rx, i));
+                assert_eq!(rx.missing(), 0, "order {order:?} lost {lost:?}");
+            }
+        }
+    }
+}
+
+fn permutations(rest: &[usize], prefix: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+    if rest.is_empty() {
+        out.push(prefix.clone());
+    }
+    for (i, &x) in rest.iter().enumerate() {
+        let mut others = rest.to_vec();
+        others.remove(i);
+        prefix.push(x);
+        permutations(&others, prefix, out);
+        prefix.pop();
+    }
+}
+
+/// Random local reordering (shuffles of 8-packet blocks), 20 % duplicates and 5 % loss.
+#[test]
+fn shuffled_duplicated_lossy_stream_stays_exact() {
+    let mut r = rng(4);
+    let data = payloads(&mut r, 4_000, 1..=400);
+    let stream = encode(&mut SlidingEncoder::new(4, 1, 1).unwrap(), &data);
+    let mut wire: Vec<&Pkt> = Vec::new();
+    for chunk in stream.chunks(8) {
+        let mut c: Vec<&Pkt> = chunk.iter().filter(|_| r.random::<f64>() >= 0.05).collect();
+        let dups: Vec<&Pkt> = c.iter().copied().filter(|_| r.random::<f64>() < 0.2).collect();
+        c.extend(dups);
+        c.shuffle(&mut r);
+        wire.extend(c);
+    }
+    let mut rx = Receiver::new(4, 32, data.len());
+    for p in wire {
+        rx.feed(p, p.step, &data);
+    }
+    assert!(rx.missing() <= 4, "{} missing", rx.missing());
+}
+
+/// The ESI wraps at 2^16 without a hiccup: 70,000 packets, 5 % loss, everything recovered.
+#[test]
+fn esi_wraparound_is_seamless() {
+    let mut r = rng(5);
+    let data = payloads(&mut r, 70_000, 0..=8);
+    let stream = encode(&mut SlidingEncoder::new(4, 1, 1).unwrap(), &data);
+    assert_eq!(stream[2 * 65_536].field.group, 0);
+    let mut rx = Receiver::new(4, 32, data.len());
+    for p in &stream {
+        if r.random::<f64>() >= 0.05 {
+            rx.feed(p, p.step, &data);
+        }
+    }
+    assert!(rx.missing() <= 2, "{} missing", rx.missing());
+}
+
+#[test]
+fn fields_follow_the_documented_layout() {
+    let data = payloads(&mut rng(6), 6, 5..=5);
+    let stream = encode(&mut SlidingEncoder::new(4, 2, 1).unwrap(), &data);
+    let fields: Vec<(Kind, FecField)> = stream.iter().map(|p| (p.kind, p.field)).collect();
+    let f = |group, index, k| FecField { group, index, k, m: 2 };
+    assert_eq!(fields[0], (Kind::Data, f(0, 0, 4)));
+    assert_eq!(fields[1], (Kind::Repair, f(0, 1, 1)));
+    assert_eq!(fields[2], (Kind::Repair, f(0, 2, 1)));
+    assert_eq!(fields[9], (Kind::Data, f(3, 0, 4)));
+    assert_eq!(fields[10], (Kind::Repair, f(3, 4, 4)));
+    assert_eq!(fields[17], (Kind::Repair, f(5, 5, 4)));
+    // 2-byte prefix + 5 bytes, already above the 3-byte floor.
+    assert!(stream.iter().all(|p| p.bytes.len() == if p.kind == Kind::Data { 5 } else { 7 }));
+}
+
+#[test]
+fn repair_interval_spaces_the_repairs() {
+    let data = payloads(&mut rng(7), 9, 0..=0);
+    let stream = encode(&mut SlidingEncoder::new(4, 1, 3).unwrap(), &data);
+    let repairs: Vec<(usize, FecField)> =
+        stream.iter().filter(|p| p.kind == Kind::Repair).map(|p| (p.step, p.field)).collect();
+    let f = |group, k| FecField { group, index: k, k, m: 1 };
+    assert_eq!(repairs, vec![(2, f(2, 3)), (5, f(5, 4)), (8, f(8, 4))]);
+    // Empty payloads: 2-byte symbols, padded to the header's 3-byte minimum.
+    assert!(stream.iter().filter(|p| p.kind == Kind::Repair).all(|p| p.bytes.len() == 3));
+}
+
+/// Data is delivered at the `now` it arrives and its repair is due at the same `now`.
+#[test]
+fn nothing_waits_for_a_deadline() {
+    let mut enc = SlidingEncoder::new(4, 1, 1).unwrap();
+    let mut dec = SlidingDecoder::new(4, 32).unwrap();
+    let mut buf = vec![0u8; MAX_PARITY_PAYLOAD];
+    let mut out = vec![0u8; MAX_DATA_PAYLOAD];
+    let mut lost = None;
+    for i in 0..5u64 {
+        let now = Micros(1_000_000 + 7_800 * i);
+        let payload = [i as u8; 40];
+        let field = enc.on_data(now, &payload).unwrap();
+        assert_eq!(enc.next_deadline(), None);
+        let (rf, len) = enc.poll_parity(now, &mut buf).expect("repair due at the same now");
+        assert!(enc.poll_parity(now, &mut buf).is_none());
+        if i == 2 {
+            lost = Some(field); // The data packet is lost; its own repair arrives.
+        } else {
+            assert_eq!(dec.on_data(now, field, &payload), Ok(DataVerdict::Deliver));
+        }
+        dec.on_parity(now, rf, &buf[..len]).unwrap();
+        if i == 2 {
+            let rec = dec.poll_recovered(&mut out).expect("recovered at the same now");
+            assert_eq!((rec.field.group, rec.len), (2, 40));
+            assert_eq!(&out[..40], &[2u8; 40]);
+            // The late original is then a duplicate.
+            assert_eq!(dec.on_data(now, lost.unwrap(), &payload), Ok(DataVerdict::Duplicate));
+        }
+        assert!(dec.poll_recovered(&mut out).is_none());
+        assert_eq!(dec.on_data(now, field, &payload), Ok(DataVerdict::Duplicate));
+    }
+    assert_eq!(dec.stats().recovered, 1);
+}
+
+#[test]
+fn bad_parameters_are_refused() {
+    for (w, m, i) in [(0, 1, 1), (16, 1, 1), (4, 0, 1), (4, 16, 1), (4, 1, 0), (4, 1, 16)] {
+        assert!(matches!(
+            SlidingEncoder::new(w, m, i),
+            Err(FecError::InvalidSlidingParameter(_))
+        ));
+    }
+    for (w, span) in [(0, 32), (16, 32), (8, 7), (4, 65)] {
+        assert!(matches!(
+            SlidingDecoder::new(w, span),
+            Err(FecError::InvalidSlidingParameter(_))
+        ));
+    }
+    assert!(SlidingDecoder::new(15, 15).is_ok());
+    assert!(SlidingDecoder::new(1, 64).is_ok());
+}
+
+#[test]
+fn bad_fields_and_sizes_are_refused() {
+    let mut dec = SlidingDecoder::new(4, 32).unwrap();
+    let now = Micros::ZERO;
+    let p = [0u8; 10];
+    for field in [
+        FecField { group: 1, index: 0, k: 0, m: 1 },
+        FecField { group: 1, index: 5, k: 5, m: 1 },
+        FecField { group: 1, index: 1, k: 2, m: 1 },
+        FecField { group: 1, index: 3, k: 2, m: 1 },
+        FecField { group: 1, index: 2, k: 2, m: 0 },
+    ] {
+        assert_eq!(dec.on_parity(now, field, &p), Err(FecError::BadField(field)));
+    }
+    let data = FecField { group: 1, index: 1, k: 4, m: 1 };
+    assert_eq!(dec.on_data(now, data, &p), Err(FecError::BadField(data)));
+    let ok = FecField { group: 1, index: 4, k: 4, m: 1 };
+    assert_eq!(dec.on_parity(now, ok, &[1, 2]), Err(FecError::Malformed));
+    let big = vec![0u8; MAX_PARITY_PAYLOAD + 1];
+    assert_eq!(dec.on_parity(now, ok, &big), Err(FecError::PayloadTooLarge { len: big.len() }));
+    let data = FecField { group: 1, index: 0, k: 4, m: 1 };
+    assert!(matches!(dec.on_data(now, data, &big), Err(FecError::PayloadTooLarge { .. })));
+    let mut enc = SlidingEncoder::new(4, 1, 1).unwrap();
+    assert!(matches!(enc.on_data(now, &big[..1_401]), Err(FecError::PayloadTooLarge { .. })));
+    // A too-small output buffer leaves the repair pending instead of panicking.
+    enc.on_data(now, &[7; 100]).unwrap();
+    assert!(enc.poll_parity(now, &mut [0u8; 50]).is_none());
+    assert_eq!(enc.poll_parity(now, &mut [0u8; 200]).map(|(_, n)| n), Some(102));
+}
+
+/// Corrupting a repair in the rebuilt symbol's prefix or padding is caught; a repair narrower
+/// than a symbol it covers is refused.
+#[test]
+fn forged_repairs_are_malformed_not_wrong() {
+    let now = Micros::ZERO;
+    let data = vec![vec![0x11; 10], vec![0x22; 30], vec![0x33; 50]];
+    let stream = encode(&mut SlidingEncoder::new(4, 1, 1).unwrap(), &data);
+    // Packet 1 (a 32-byte symbol) is lost; the repair of step 2 covers symbols 0..=2 and is
+    // 52 bytes wide, so bytes 32..52 of the rebuilt symbol must be zero padding.
+    let r2 = stream.iter().find(|p| p.kind == Kind::Repair && p.step == 2).unwrap();
+    for (at, what) in [(0usize, "prefix"), (45, "padding")] {
+        let mut dec = SlidingDecoder::new(4, 32).unwrap();
+        for p in [&stream[0], &stream[4]] {
+            assert_eq!(dec.on_data(now, p.field, &p.bytes), Ok(DataVerdict::Deliver));
+        }
+        let mut forged = r2.bytes.clone();
+        forged[at] ^= 0x5a;
+        assert_eq!(dec.on_parity(now, r2.field, &forged), Err(FecError::Malformed), "{what}");
+        assert!(dec.poll_recovered(&mut [0u8; MAX_DATA_PAYLOAD]).is_none());
+        assert_eq!(dec.stats().malformed, 1);
+        // The honest repair still recovers the packet afterwards.
+        dec.on_parity(now, r2.field, &r2.bytes).unwrap();
+        let mut out = [0u8; MAX_DATA_PAYLOAD];
+        let rec = dec.poll_recovered(&mut out).unwrap();
+        assert_eq!(&out[..rec.len], &data[1][..]);
+    }
+    let mut dec = SlidingDecoder::new(4, 32).unwrap();
+    dec.on_data(now, stream[4].field, &stream[4].bytes).unwrap();
+    assert_eq!(dec.on_parity(now, r2.field, &r2.bytes[..20]), Err(FecError::Malformed));
+}
+
+#[derive(Debug, Clone)]
+enum Input {
+    Data(FecField, Vec<u8>),
+    Parity(FecField, Vec<u8>),
+    Poll(usize),
+}
+
+fn field() -> impl Strategy<Value = FecField> {
+    (any::<u16>(), 0u8..32, 0u8..17, 0u8..17).prop_map(|(group, index, k, m)| FecField {
+        group,
+        index,
+        k,
+        m,
+    })
+}
+
+fn input() -> impl Strategy<Value = Input> {
+    // Groups near each other so inputs interact, plus anything at all.
+    let near = (0u16..40, 0u8..6, 1u8..5, 1u8..3)
+        .prop_map(|(group, r, k, m)| FecField { group, index: k + r % m, k, m });
+    let bytes = prop::collection::vec(any::<u8>(), 0..1_500);
+    prop_oneof![
+        (field(), bytes.clone()).prop_map(|(f, b)| Input::Data(f, b)),
+        (near.clone(), bytes.clone()).prop_map(|(f, b)| Input::Parity(f, b)),
+        (field(), bytes).prop_map(|(f, b)| Input::Parity(f, b)),
+        (0usize..1_600).prop_map(Input::Poll),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn decoder_never_panics(inputs in prop::collection::vec(input(), 0..60), w in 1u8..16) {
+        let mut dec = SlidingDecoder::new(w, 32).unwrap();
+        let mut out = vec![0u8; 1_600];
+        for i in inputs {
+            match i {
+                Input::Data(f, b) => { let _ = dec.on_data(Micros::ZERO, f, &b); }
+                Input::Parity(f, b) => { let _ = dec.on_parity(Micros::ZERO, f, &b); }
+                Input::Poll(n) => { let _ = dec.poll_recovered(&mut out[..n]); }
+            }
+            prop_assert!(dec.pending_equations() <= 32);
+        }
+    }
+
+    #[test]
+    fn encoder_never_panics(sizes in prop::collection::vec((0usize..1_500, 0usize..1_500), 0..40)) {
+        let mut enc = SlidingEncoder::new(4, 2, 2).unwrap();
+        let mut out = vec![0u8; 1_500];
+        for (len, cap) in sizes {
+            let _ = enc.on_data(Micros::ZERO, &vec![0xa5; len]);
+            while enc.poll_parity(Micros::ZERO, &mut out[..cap]).is_some() {}
+        }
+    }
+}
