@@ -1,6 +1,6 @@
 //! Arithmetic in GF(2^8) for the sliding-window code.
 //!
-//! The field is GF(2)[x] / (x^8 + x^4 + x^3 + x^2 + 1), polynomial `0x11d`, the one
+//! The field is `GF(2)[x] / (x^8 + x^4 + x^3 + x^2 + 1)`, polynomial `0x11d`, the one
 //! Reed-Solomon codecs use; its generator is `x` (`2`). Addition is XOR. Multiplication goes
 //! through log/exp tables built at compile time, and [`mul_add_slice`], the hot loop of both
 //! encoder and decoder, reads one 256-byte row of a full 64 KiB product table so the inner loop

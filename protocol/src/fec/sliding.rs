@@ -41,7 +41,8 @@
 //! reduced by the existing rows' pivots, normalised on its oldest remaining unknown and that
 //! unknown is eliminated from the other rows. In RREF an unknown is determined exactly when its
 //! row has no other non-zero coefficient, so after every change the solved rows are read off,
-//! checked (length prefix within bounds and zero padding, else [`FecError::Malformed`]) and
+//! checked (length prefix within bounds and zero padding, else
+//! [`FecError::Malformed`](super::FecError::Malformed)) and
 //! queued for [`FecDecoder::poll_recovered`](super::FecDecoder::poll_recovered). Solving a row
 //! never touches another row (its column is already zero elsewhere), so one pass suffices.
 //! ESIs are extended to 64 bits around the newest one seen (serial-number arithmetic), so the
@@ -51,9 +52,9 @@
 //! # Cost and memory
 //! A repair whose symbols are all known already (the loss-free case) costs no byte work at the
 //! decoder. Encoding costs `k` multiply-adds of a symbol per repair. The decoder allocates once:
-//! `span × (`[`MAX_PARITY_PAYLOAD`]` + span + 16)` bytes for equations plus
-//! `span × (`[`MAX_PARITY_PAYLOAD`]` + 16)` for symbols, about 91 KB for the default span of 32;
-//! the encoder `W ×` [`MAX_PARITY_PAYLOAD`] (≈ 5.6 KB for `W = 4`).
+//! `span × (1,402 + span + 17)` bytes for equations plus `span × (1,402 + 17)` for symbols
+//! (1,402 = [`MAX_PARITY_PAYLOAD`](super::MAX_PARITY_PAYLOAD)), about 91 KB for the default span of 32;
+//! the encoder `W × 1,402` bytes (≈ 5.6 KB for `W = 4`).
 //!
 //! Layout: `sliding/encoder.rs` (sender), `sliding/decoder.rs` (receiver: ESI window, symbol
 //! ring, recovered queue), `sliding/system.rs` (the RREF equation store).
@@ -64,9 +65,6 @@ mod system;
 
 pub use decoder::{DEFAULT_SPAN, MAX_SPAN, SlidingDecoder, SlidingStats};
 pub use encoder::SlidingEncoder;
-
-#[allow(unused_imports)] // Named by the module doc.
-use super::{FecError, MAX_PARITY_PAYLOAD};
 
 /// Smallest repair payload: the data-plane header refuses parity payloads under 3 bytes.
 pub const MIN_REPAIR_LEN: usize = 3;
@@ -117,7 +115,11 @@ mod tests {
         assert_ne!(coefficient(10, 0, 1), coefficient(10, 0, 2));
         // Pinned so that a change of the function (a wire-format change) fails loudly.
         assert_eq!(
-            [coefficient(0, 0, 0), coefficient(1, 0, 0), coefficient(0xffff, 14, 14)],
+            [
+                coefficient(0, 0, 0),
+                coefficient(1, 0, 0),
+                coefficient(0xffff, 14, 14)
+            ],
             PINNED
         );
     }

@@ -32,7 +32,11 @@ pub fn rng(seed: u64) -> ChaCha8Rng {
 }
 
 /// `n` random payloads with lengths in `lens`.
-pub fn payloads(rng: &mut ChaCha8Rng, n: usize, lens: std::ops::RangeInclusive<usize>) -> Vec<Vec<u8>> {
+pub fn payloads(
+    rng: &mut ChaCha8Rng,
+    n: usize,
+    lens: std::ops::RangeInclusive<usize>,
+) -> Vec<Vec<u8>> {
     (0..n)
         .map(|_| {
             let mut p = vec![0u8; rng.random_range(lens.clone())];
@@ -49,9 +53,19 @@ pub fn encode(enc: &mut SlidingEncoder, payloads: &[Vec<u8>]) -> Vec<Pkt> {
     for (step, p) in payloads.iter().enumerate() {
         let now = Micros::from_millis(step as u64);
         let field = enc.on_data(now, p).expect("payload within limits");
-        out.push(Pkt { kind: Kind::Data, field, bytes: p.clone(), step });
+        out.push(Pkt {
+            kind: Kind::Data,
+            field,
+            bytes: p.clone(),
+            step,
+        });
         while let Some((field, len)) = enc.poll_parity(now, &mut buf) {
-            out.push(Pkt { kind: Kind::Repair, field, bytes: buf[..len].to_vec(), step });
+            out.push(Pkt {
+                kind: Kind::Repair,
+                field,
+                bytes: buf[..len].to_vec(),
+                step,
+            });
         }
     }
     out
@@ -91,17 +105,27 @@ impl Receiver {
         let now = Micros::from_millis(step as u64);
         match pkt.kind {
             Kind::Data => {
-                let v = self.dec.on_data(now, pkt.field, &pkt.bytes).expect("honest data");
+                let v = self
+                    .dec
+                    .on_data(now, pkt.field, &pkt.bytes)
+                    .expect("honest data");
                 if v == DataVerdict::Deliver {
                     self.outputs[pkt.step] += 1;
                 }
             }
-            Kind::Repair => self.dec.on_parity(now, pkt.field, &pkt.bytes).expect("honest repair"),
+            Kind::Repair => self
+                .dec
+                .on_parity(now, pkt.field, &pkt.bytes)
+                .expect("honest repair"),
         }
         while let Some(r) = self.dec.poll_recovered(&mut self.buf) {
             let i = self.index_of(r.field.group);
             assert_eq!(r.field.index, 0);
-            assert_eq!(&self.buf[..r.len], &originals[i][..], "wrong bytes recovered for {i}");
+            assert_eq!(
+                &self.buf[..r.len],
+                &originals[i][..],
+                "wrong bytes recovered for {i}"
+            );
             self.outputs[i] += 1;
             self.recovered_at[i] = Some(step);
         }
@@ -109,7 +133,10 @@ impl Receiver {
 
     /// Asserts nothing was handed out twice; returns how many indices never were.
     pub fn missing(&self) -> usize {
-        assert!(self.outputs.iter().all(|&n| n <= 1), "a packet was handed out twice");
+        assert!(
+            self.outputs.iter().all(|&n| n <= 1),
+            "a packet was handed out twice"
+        );
         self.outputs.iter().filter(|&&n| n == 0).count()
     }
 }

@@ -136,11 +136,14 @@ impl SlidingDecoder {
     /// Gives the slot of `abs` to `abs`, dropping what the previous tenant left.
     fn reset_slot(&mut self, abs: u64) {
         let slot = self.slot(abs);
-        if let (Some(&old), Some(&known)) = (self.esi.get(slot), self.known.get(slot)) {
-            if !known && old != abs && self.newest.is_some() && old != 0 {
-                self.stats.given_up += 1;
-                self.system.drop_column(slot);
-            }
+        // ESI 0 marks a slot never used (real ones start at 2^32).
+        if let (Some(&old), Some(&known)) = (self.esi.get(slot), self.known.get(slot))
+            && !known
+            && old != abs
+            && old != 0
+        {
+            self.stats.given_up += 1;
+            self.system.drop_column(slot);
         }
         self.set_slot(slot, abs, false, 0);
     }
@@ -173,8 +176,9 @@ impl SlidingDecoder {
             .unwrap_or_default()
     }
 
-    /// Marks the symbol in `slot` known and substitutes it into every equation.
-    fn learn(&mut self, slot: usize) {
+    /// Marks the symbol in `slot` known and substitutes it into every equation; false when
+    /// no equation involved it (nothing new can be solved).
+    fn learn(&mut self, slot: usize) -> bool {
         if let Some(k) = self.known.get_mut(slot) {
             *k = true;
         }
@@ -183,7 +187,9 @@ impl SlidingDecoder {
             .symbols
             .get(slot * STRIDE..slot * STRIDE + len)
             .unwrap_or_default();
-        self.stats.malformed += self.system.substitute(slot, symbol, &self.esi) as u64;
+        let (touched, inconsistent) = self.system.substitute(slot, symbol, &self.esi);
+        self.stats.malformed += inconsistent as u64;
+        touched > 0
     }
 
     /// Reads off every solved equation. Returns false when one rebuilt an impossible symbol.
@@ -261,9 +267,10 @@ impl FecDecoder for SlidingDecoder {
             rest.copy_from_slice(payload);
         }
         self.set_slot(slot, abs, false, len);
-        self.learn(slot);
-        // A failure here belongs to some repair, not to this packet, which is delivered.
-        let _ = self.harvest();
+        if self.learn(slot) {
+            // A failure here belongs to some repair, not to this packet, which is delivered.
+            let _ = self.harvest();
+        }
         Ok(DataVerdict::Deliver)
     }
 

@@ -123,8 +123,15 @@ impl System {
     }
 
     /// Substitutes the now-known `symbol` of column `slot` into every row. A row narrower than
-    /// the symbol cannot be a true equation over it and is dropped; returns how many were.
-    pub(super) fn substitute(&mut self, slot: usize, symbol: &[u8], col_esi: &[u64]) -> usize {
+    /// the symbol cannot be a true equation over it and is dropped. Returns how many rows
+    /// involved the column and how many of those were dropped.
+    pub(super) fn substitute(
+        &mut self,
+        slot: usize,
+        symbol: &[u8],
+        col_esi: &[u64],
+    ) -> (usize, usize) {
+        let mut touched = 0;
         let mut inconsistent = 0;
         let mut lost_pivot = None;
         for i in 0..self.used.len() {
@@ -132,6 +139,7 @@ impl System {
             if !self.used[i] || c == 0 {
                 continue;
             }
+            touched += 1;
             if symbol.len() > self.len[i] {
                 self.free(i);
                 inconsistent += 1;
@@ -151,7 +159,7 @@ impl System {
             self.used[i] = false;
             self.settle(i, col_esi);
         }
-        inconsistent
+        (touched, inconsistent)
     }
 
     /// Drops every row that involves column `slot` (its symbol is given up).
@@ -167,8 +175,9 @@ impl System {
     /// then the symbol itself; read it with [`System::payload`] and [`System::free`] it.
     pub(super) fn solved(&self) -> Option<(u64, usize)> {
         (0..self.used.len()).find_map(|i| {
-            let nonzero = (0..self.span).filter(|&s| self.coef_at(i, s) != 0).count();
-            (self.used[i] && nonzero == 1).then(|| (self.pivot[i], i))
+            let row = self.coef.get(i * self.span..(i + 1) * self.span)?;
+            let solved = self.used[i] && row.iter().filter(|&&c| c != 0).count() == 1;
+            solved.then(|| (self.pivot[i], i))
         })
     }
 
@@ -237,10 +246,16 @@ impl System {
 fn two_rows(buf: &mut [u8], stride: usize, dst: usize, src: usize) -> Option<(&mut [u8], &[u8])> {
     if dst < src {
         let (lo, hi) = buf.split_at_mut(src * stride);
-        Some((lo.get_mut(dst * stride..(dst + 1) * stride)?, hi.get(..stride)?))
+        Some((
+            lo.get_mut(dst * stride..(dst + 1) * stride)?,
+            hi.get(..stride)?,
+        ))
     } else if dst > src {
         let (lo, hi) = buf.split_at_mut(dst * stride);
-        Some((hi.get_mut(..stride)?, lo.get(src * stride..(src + 1) * stride)?))
+        Some((
+            hi.get_mut(..stride)?,
+            lo.get(src * stride..(src + 1) * stride)?,
+        ))
     } else {
         None
     }
