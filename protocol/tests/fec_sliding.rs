@@ -148,6 +148,74 @@ fn esi_wraparound_is_seamless() {
     assert!(rx.missing() <= 2, "{} missing", rx.missing());
 }
 
+/// Two unknowns with one equation wait for the next repair: recovered two gaps late, exact.
+#[test]
+fn clustered_loss_is_recovered_a_step_later() {
+    let data = payloads(&mut rng(8), 10, 50..=60);
+    let stream = encode(&mut SlidingEncoder::new(4, 1, 1).unwrap(), &data);
+    let mut rx = Receiver::new(4, 32, data.len());
+    // Stream index 2s is data of step s, 2s+1 its repair: lose D3, R3 and D4.
+    for (i, p) in stream.iter().enumerate() {
+        if ![6, 7, 8].contains(&i) {
+            rx.feed(p, p.step, &data);
+        }
+    }
+    assert_eq!(rx.missing(), 0);
+    assert_eq!(rx.recovered_at[3], Some(5));
+    assert_eq!(rx.recovered_at[4], Some(5));
+    assert_eq!(rx.dec.stats().recovered, 2);
+    assert_eq!(rx.dec.pending_equations(), 0);
+}
+
+/// A packet no surviving repair covers is given up once the window slides a span past it,
+/// its equations are dropped, and the original arriving even later is still delivered.
+#[test]
+fn unrecoverable_packet_is_given_up_after_the_span() {
+    let data = payloads(&mut rng(9), 100, 1..=30);
+    let stream = encode(&mut SlidingEncoder::new(2, 1, 1).unwrap(), &data);
+    let mut rx = Receiver::new(2, 16, data.len());
+    // Lose D3 and both repairs covering it (R3 over 2..=3, R4 over 3..=4), and D4.
+    let lost = [6, 7, 8, 9];
+    for (i, p) in stream.iter().enumerate().take(2 * 19) {
+        if !lost.contains(&i) {
+            rx.feed(p, p.step, &data);
+        }
+    }
+    assert_eq!(rx.dec.stats().given_up, 0, "still inside the span");
+    assert!(
+        rx.recovered_at[4].is_some(),
+        "D4 is solvable from R5 once D5 is in"
+    );
+    assert_eq!(rx.outputs[3], 0);
+    for p in &stream[2 * 19..2 * 21] {
+        rx.feed(p, p.step, &data);
+    }
+    let stats = rx.dec.stats();
+    assert_eq!(stats.given_up, 1);
+    assert_eq!(rx.dec.pending_equations(), 0);
+    rx.feed(&stream[6], 3, &data);
+    assert_eq!(
+        rx.outputs[3], 1,
+        "too old to track, delivered rather than dropped"
+    );
+    assert_eq!(rx.missing(), data.len() - 21);
+}
+
+/// Repairs alone (every data packet lost) never hold more equations than the span.
+#[test]
+fn equations_stay_bounded_without_data() {
+    let data = payloads(&mut rng(10), 500, 1..=100);
+    let stream = encode(&mut SlidingEncoder::new(8, 2, 1).unwrap(), &data);
+    let mut rx = Receiver::new(8, 16, data.len());
+    for p in stream.iter().filter(|p| p.kind == Kind::Repair) {
+        rx.feed(p, p.step, &data);
+        assert!(rx.dec.pending_equations() <= 16);
+    }
+    // Two repairs per packet over a window of 8 solve everything once enough arrive, data or
+    // not: a rate-2 code with no data at all still has as many equations as unknowns.
+    assert_eq!(rx.missing(), 0);
+}
+
 #[test]
 fn fields_follow_the_documented_layout() {
     let data = payloads(&mut rng(6), 6, 5..=5);

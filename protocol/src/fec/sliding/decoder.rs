@@ -59,8 +59,9 @@ pub struct SlidingDecoder {
 impl SlidingDecoder {
     /// A decoder for repairs of windows up to `window` (1..=15) packets, remembering the last
     /// `span` ESIs (`window..=`[`MAX_SPAN`], usually [`DEFAULT_SPAN`]) with as many equations.
+    /// `span` is rounded up to a power of two so that slot lookups are a mask, not a division.
     ///
-    /// Allocates all its memory here: `span × (2 × 1,402 + span + 33)` bytes.
+    /// Allocates all its memory here: `span × (2 × 1,402 + span + 33)` bytes (91 KB at 32).
     ///
     /// # Errors
     /// [`FecError::InvalidSlidingParameter`] when `window` or `span` is out of range.
@@ -73,7 +74,7 @@ impl SlidingDecoder {
                 "span must be window..=64",
             ));
         }
-        let n = usize::from(span);
+        let n = usize::from(span).next_power_of_two();
         Ok(SlidingDecoder {
             window,
             span: n,
@@ -161,7 +162,7 @@ impl SlidingDecoder {
     }
 
     fn slot(&self, abs: u64) -> usize {
-        (abs % self.span as u64) as usize
+        abs as usize & (self.span - 1)
     }
 
     fn is_known(&self, abs: u64) -> bool {
@@ -323,7 +324,7 @@ impl FecDecoder for SlidingDecoder {
         let (coefs, buf) = self.system.row_mut(row, payload.len());
         buf.copy_from_slice(payload);
         for abs in lo..=hi {
-            let slot = (abs % self.span as u64) as usize;
+            let slot = abs as usize & (self.span - 1);
             let c = coefficient(hi as u16, repair, (hi - abs) as u8);
             if self.esi.get(slot) == Some(&abs) && self.known.get(slot) == Some(&true) {
                 let len = self.sym_len.get(slot).copied().unwrap_or(0);

@@ -108,24 +108,26 @@ impl FecEncoder for SlidingEncoder {
         let newest = self.next_esi.wrapping_sub(1);
         let repair = self.repairs - self.pending;
         let k = self.count.min(u64::from(self.window)) as u8;
-        let width = (0..u64::from(k))
-            .map(|d| {
-                let slot = self.slot(self.count - 1 - d);
-                self.lens.get(slot).copied().unwrap_or(0)
-            })
+        // Only the last `k` slots hold this window, and before the ring first fills the unused
+        // ones have length 0, so the widest symbol of the whole ring is the window's.
+        let width = self
+            .lens
+            .iter()
+            .copied()
             .max()
             .unwrap_or(0)
             .max(MIN_REPAIR_LEN);
         let dst = out.get_mut(..width)?;
         dst.fill(0);
+        let mut slot = self.slot(self.count - 1);
         for d in 0..k {
-            let slot = self.slot(self.count - 1 - u64::from(d));
             let len = self.lens.get(slot).copied().unwrap_or(0);
             let src = self
                 .ring
                 .get(slot * STRIDE..slot * STRIDE + len)
                 .unwrap_or_default();
             gf256::mul_add_slice(dst, src, coefficient(newest, repair, d));
+            slot = slot.checked_sub(1).unwrap_or(usize::from(self.window) - 1);
         }
         self.pending -= 1;
         let field = FecField {

@@ -1,6 +1,6 @@
 //! The decoder's repair equations, kept in reduced row echelon form over the unknown symbols.
 //!
-//! Columns are symbol slots (`esi % span`); the decoder guarantees that a slot is only reused
+//! Columns are symbol slots (`esi mod span`, `span` a power of two); the decoder guarantees that a slot is only reused
 //! for a new ESI after every row with a non-zero coefficient there has been dropped, and that
 //! rows only ever have non-zero coefficients on unknown ESIs inside the span.
 //!
@@ -35,7 +35,7 @@ pub(super) struct System {
 }
 
 impl System {
-    /// `rows` equations over `span` columns, all buffers allocated here.
+    /// `rows` equations over `span` columns (a power of two), all buffers allocated here.
     pub(super) fn new(rows: usize, span: usize) -> System {
         System {
             span,
@@ -207,7 +207,7 @@ impl System {
     }
 
     fn pivot_slot(&self, row: usize) -> usize {
-        (self.pivot.get(row).copied().unwrap_or(0) % self.span as u64) as usize
+        self.pivot.get(row).copied().unwrap_or(0) as usize & (self.span - 1)
     }
 
     fn coef_at(&self, row: usize, slot: usize) -> u8 {
