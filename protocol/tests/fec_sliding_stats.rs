@@ -16,6 +16,8 @@ struct Cell {
     late: f64,
     /// Repair packets per data packet.
     overhead: f64,
+    /// Longest recovery delay, in data packets.
+    max_delay: usize,
 }
 
 /// `n` data packets through iid loss `p` on data and repairs alike.
@@ -44,21 +46,25 @@ fn run(window: u8, repairs: u8, interval: u8, p: f64, n: usize, seed: u64) -> Ce
         .filter_map(|i| rx.recovered_at[i].map(|at| at - i))
         .collect();
     let late = delays.iter().filter(|&&d| d >= 2).count();
+    let max_delay = delays.iter().copied().max().unwrap_or(0);
+    assert!(max_delay < 32, "recovered after the span: {max_delay}");
     Cell {
         residual: residual as f64 / steady as f64,
         lost: lost as f64 / n as f64,
         late: late as f64 / delays.len().max(1) as f64,
         overhead: (stream.len() - n) as f64 / n as f64,
+        max_delay,
     }
 }
 
 fn show(w: u8, m: u8, i: u8, p: f64, c: &Cell) {
     println!(
-        "W={w:2} m={m} interval={i}  loss {:5.1} %  lost {:6.3} %  residual {:9.2e}  late {:6.3} %  overhead {:4.0} %",
+        "W={w:2} m={m} interval={i}  loss {:5.1} %  lost {:6.3} %  residual {:9.2e}  late {:6.3} %  max delay {:2}  overhead {:4.0} %",
         p * 100.0,
         c.lost * 100.0,
         c.residual,
         c.late * 100.0,
+        c.max_delay,
         c.overhead * 100.0
     );
 }

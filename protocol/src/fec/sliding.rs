@@ -49,6 +49,17 @@
 //! `u16` wrap is invisible. When the window slides, an unknown ESI older than `newest - span`
 //! is given up and every equation that still involves it is dropped.
 //!
+//! # Measured (tests/fec_sliding_stats.rs, seeded iid loss on data and repairs alike)
+//! | W | repairs/interval | loss | residual | recovered ≥ 2 packets late | max delay |
+//! |---|---|---|---|---|---|
+//! | 4 | 1/1 (100 %) | 5 % | 0 in 200,000 | 0.64 % | 4 packets |
+//! | 2 | 1/1 (100 %) | 5 % | 1.0·10⁻⁴ | 0.20 % | 2 |
+//! | 8 | 1/1 (100 %) | 5 % | 0 in 100,000 | 0.86 % | 4 |
+//! | 4 | 1/1 (100 %) | 10 % | 1.0·10⁻⁵ | 2.2 % | 5 |
+//! | 4 | 1/2 (50 %) | 1 % | 0 in 100,000 | 1.3 % | 5 |
+//!
+//! Everything else is recovered by its own repair or by the next packet's.
+//!
 //! # Cost and memory
 //! A repair whose symbols are all known already (the loss-free case) costs no byte work at the
 //! decoder. Encoding costs `k` multiply-adds of a symbol per repair. The decoder allocates once:
