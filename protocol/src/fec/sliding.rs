@@ -5,8 +5,8 @@
 //! Block codes must wait for a group to fill before their parity helps; at 30–128 packets/s a
 //! lost packet of an RS(2,2) group is recovered one to two packet gaps late and 5 % iid loss
 //! still leaves ~3·10⁻⁴ residual loss per direction. Here every data packet is followed at once
-//! by a repair packet over the last `W` data packets, so a single loss is recovered by the very
-//! next repair (same instant as the lost packet would have arrived, plus one packet), and the
+//! by a repair packet over the last `W` data packets, so a single loss is recovered by the repair
+//! sent right behind it, at about the instant the packet itself would have arrived, and the
 //! decoder keeps every unsolved equation until the window has slid `span` packets past it, so
 //! clustered losses are still recovered a few packets later instead of being given up.
 //!
@@ -42,9 +42,10 @@
 //! unknown is eliminated from the other rows. In RREF an unknown is determined exactly when its
 //! row has no other non-zero coefficient, so after every change the solved rows are read off,
 //! checked (length prefix within bounds and zero padding, else
-//! [`FecError::Malformed`](super::FecError::Malformed)) and
-//! queued for [`FecDecoder::poll_recovered`](super::FecDecoder::poll_recovered). Solving a row
-//! never touches another row (its column is already zero elsewhere), so one pass suffices.
+//! [`FecError::Malformed`](super::FecError::Malformed)) and queued for
+//! [`FecDecoder::poll_recovered`](super::FecDecoder::poll_recovered). Solving a row never
+//! touches another row (its column is already zero elsewhere), so one pass suffices. A
+//! repair's payload bytes are only touched when it covers an unknown symbol.
 //! ESIs are extended to 64 bits around the newest one seen (serial-number arithmetic), so the
 //! `u16` wrap is invisible. When the window slides, an unknown ESI older than `newest - span`
 //! is given up and every equation that still involves it is dropped.
@@ -63,9 +64,11 @@
 //! # Cost and memory
 //! A repair whose symbols are all known already (the loss-free case) costs no byte work at the
 //! decoder. Encoding costs `k` multiply-adds of a symbol per repair. The decoder allocates once:
-//! `span × (1,402 + span + 17)` bytes for equations plus `span × (1,402 + 17)` for symbols
-//! (1,402 = [`MAX_PARITY_PAYLOAD`](super::MAX_PARITY_PAYLOAD)), about 91 KB for the default span of 32;
-//! the encoder `W × 1,402` bytes (≈ 5.6 KB for `W = 4`).
+//! `span × (1,402 + span + 17)` bytes for equations plus `span × (1,402 + 25)` for symbols
+//! (1,402 = [`MAX_PARITY_PAYLOAD`](super::MAX_PARITY_PAYLOAD)), about 92 KB for the default
+//! span of 32; the encoder `W × 1,402` bytes (≈ 5.6 KB for `W = 4`). Measured cost per packet
+//! (benches/fec_sliding.rs, 300-byte payloads, this 2-core machine): encode 0.4 / 0.8 / 1.5 µs
+//! for `W` = 2 / 4 / 8, decode 0.1 µs without loss and 0.2–0.3 µs with one loss in ten.
 //!
 //! Layout: `sliding/encoder.rs` (sender), `sliding/decoder.rs` (receiver: ESI window, symbol
 //! ring, recovered queue), `sliding/system.rs` (the RREF equation store).

@@ -14,7 +14,7 @@ const STRIDE: usize = MAX_PARITY_PAYLOAD;
 const PREFIX: usize = 2;
 
 /// Default number of recent ESIs a decoder tracks: at 128 packets/s a lost packet may wait
-/// 250 ms for the equations that solve it, far past any useful game deadline, in ~91 KB.
+/// 250 ms for the equations that solve it, far past any useful game deadline, in ~92 KB.
 pub const DEFAULT_SPAN: u8 = 32;
 
 /// Most ESIs a decoder may track. Memory grows with `span × (1,402 + span)` twice over; 64
@@ -40,6 +40,13 @@ pub struct SlidingStats {
 }
 
 /// Receiver of a sliding-window code; see the [module docs](super) for the algorithm.
+///
+/// Driving: after every [`FecDecoder::on_data`] and [`FecDecoder::on_parity`] call
+/// [`FecDecoder::poll_recovered`] until `None`; a recovery is ready at the `now` of the packet
+/// that completed it. Up to `span` recoveries wait for polling, then the oldest are dropped.
+/// A data packet older than the span is delivered (it cannot be checked against recoveries;
+/// losing a genuine late packet is worse than a rare duplicate). A repair reaching past the
+/// span is ignored and counted in [`SlidingStats::stale_repairs`].
 pub struct SlidingDecoder {
     window: u8,
     span: usize,
@@ -61,7 +68,7 @@ impl SlidingDecoder {
     /// `span` ESIs (`window..=`[`MAX_SPAN`], usually [`DEFAULT_SPAN`]) with as many equations.
     /// `span` is rounded up to a power of two so that slot lookups are a mask, not a division.
     ///
-    /// Allocates all its memory here: `span × (2 × 1,402 + span + 33)` bytes (91 KB at 32).
+    /// Allocates all its memory here: `span × (2 × 1,402 + span + 42)` bytes (92 KB at 32).
     ///
     /// # Errors
     /// [`FecError::InvalidSlidingParameter`] when `window` or `span` is out of range.
