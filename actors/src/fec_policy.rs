@@ -33,16 +33,23 @@ pub fn choose_with_deadline(
     }
 }
 
-/// The scheme for a setting.
-///
 /// `auto` starts protected: a session's first seconds are the game's connection handshake and
-/// nothing is known yet about the path. RS(2,2) with one-packet-gap group deadlines recovers
-/// any two losses of four with recovery at most one packet gap late; measured loss refines this
-/// in the routing work (adaptive FEC).
+/// nothing is known yet about the path. The sliding-window code with one repair over the last
+/// four packets after every packet (100 % packet overhead) sends its repair at once — nothing
+/// waits for a group — and at 5 % loss recovered 200,000 of 200,000 lost packets, 99.4 % of
+/// them by the next packet (`protocol/src/fec/sliding.rs`); block codes at the same overhead
+/// and delay leave ~3e-4 unrecovered. Measured loss refines this in the routing work.
+pub const AUTO: FecScheme = FecScheme::Sliding {
+    window: 4,
+    repairs: 1,
+    interval: 1,
+};
+
+/// The scheme for a setting.
 pub fn choose(setting: FecSetting) -> FecScheme {
     match setting {
         FecSetting::Off => FecScheme::Off,
-        FecSetting::Auto => FecScheme::ReedSolomon { k: 2, m: 2 },
+        FecSetting::Auto => AUTO,
         FecSetting::Dup => FecScheme::Duplicate,
         FecSetting::Xor { k } => FecScheme::Xor { k },
         FecSetting::Rs { k, m } => FecScheme::ReedSolomon { k, m },

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use super::error::ControlError;
-use crate::fec::{FecScheme, MAX_K, MAX_M};
+use crate::fec::FecScheme;
 use crate::ids::{SessionId, SessionKey};
 
 /// Longest client token (bytes). A 256-bit random token is 43–64 characters in any common
@@ -316,18 +316,11 @@ fn addr(field: &'static str, a: &SocketAddr) -> Result<(), ControlError> {
 }
 
 fn fec_scheme(field: &'static str, fec: &FecScheme) -> Result<(), ControlError> {
-    let ok = match *fec {
-        FecScheme::Off | FecScheme::Duplicate => true,
-        FecScheme::Xor { k } => (1..=MAX_K).contains(&k),
-        FecScheme::ReedSolomon { k, m } => (1..=MAX_K).contains(&k) && (1..=MAX_M).contains(&m),
-    };
-    if !ok {
-        return Err(ControlError::Invalid {
-            field,
-            reason: "FEC k or m outside 1..=15",
-        });
-    }
-    Ok(())
+    // One rule for every scheme: the FEC module's own shape check.
+    fec.shape().map(|_| ()).map_err(|_| ControlError::Invalid {
+        field,
+        reason: "FEC parameters outside 1..=15",
+    })
 }
 
 fn idle_timeout(field: &'static str, ms: u32) -> Result<(), ControlError> {

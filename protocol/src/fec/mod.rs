@@ -31,12 +31,16 @@
 //! - `rs.rs`: Reed-Solomon (k,m) over GF(2^8), on `reed-solomon-erasure`
 //!   (docs/decisions/0004-reed-solomon-crate.md).
 //! - `dup.rs`: duplication (every packet sent twice).
+//! - `gf256.rs`: GF(2^8) arithmetic for the sliding-window code.
+//! - `sliding.rs`: sliding-window random linear code (RFC 8681 style), no groups at all.
 
 mod decoder;
 mod dup;
 mod encoder;
+pub mod gf256;
 mod group;
 mod rs;
+pub mod sliding;
 mod symbol;
 mod xor;
 
@@ -48,6 +52,7 @@ use decoder::GroupDecoder;
 use dup::DupCode;
 use encoder::GroupEncoder;
 use rs::RsCode;
+use sliding::{DEFAULT_SPAN, SlidingDecoder, SlidingEncoder};
 use xor::XorCode;
 
 /// Largest data payload any codec accepts (bytes). Chosen so that a parity packet
@@ -114,6 +119,17 @@ pub enum FecScheme {
     },
     /// Every data packet is sent a second time as a parity packet of a one-packet group.
     Duplicate,
+    /// Sliding-window random linear code ([`sliding`]): after every `interval`-th data packet,
+    /// `repairs` repair packets over the last `window` data packets. Overhead
+    /// `repairs / interval`; no deadline, nothing waits.
+    Sliding {
+        /// Data packets each repair covers (1..=15).
+        window: u8,
+        /// Repair packets per repair step (1..=15).
+        repairs: u8,
+        /// Data packets per repair step (1..=15); 1 sends repairs after every packet.
+        interval: u8,
+    },
 }
 
 /// Errors from FEC encoders and decoders. None of them leaves the codec in a bad state: the
@@ -150,6 +166,9 @@ pub enum FecError {
     /// A parity packet of a group older than the decoder's window of slots; it is dropped.
     #[error("parity of group {0} is older than the decoder window")]
     StaleGroup(u16),
+    /// A sliding-window code parameter is out of range; the text names it and its range.
+    #[error("invalid sliding-window FEC parameter: {0}")]
+    InvalidSlidingParameter(&'static str),
 }
 
 /// What the decoder says about a received data packet.
@@ -229,6 +248,16 @@ impl FecScheme {
             FecScheme::Xor { k } => (k, 1),
             FecScheme::ReedSolomon { k, m } => (k, m),
             FecScheme::Duplicate => (1, 1),
+            FecScheme::Sliding {
+                window,
+                repairs,
+                interval,
+            } => {
+                if interval == 0 || interval > MAX_K {
+                    return Err(FecError::InvalidSlidingParameter("interval must be 1..=15"));
+                }
+                (window, repairs)
+            }
         };
         if k == 0 || k > MAX_K || m == 0 || m > MAX_M {
             return Err(FecError::InvalidParameters { k, m });
@@ -261,6 +290,11 @@ pub fn new_encoder(scheme: FecScheme, deadline: Duration) -> Result<Box<dyn FecE
             Box::new(GroupEncoder::new(RsCode::new(k, m)?, k, m, deadline))
         }
         FecScheme::Duplicate => Box::new(GroupEncoder::new(DupCode, 1, 1, Duration::ZERO)),
+        FecScheme::Sliding {
+            window,
+            repairs,
+            interval,
+        } => Box::new(SlidingEncoder::new(window, repairs, interval)?),
     })
 }
 
@@ -306,13 +340,22 @@ pub fn new_decoder(scheme: FecScheme, slots: usize) -> Result<Box<dyn FecDecoder
             check(scheme)?;
             Box::new(GroupDecoder::new(RsCode::new(k, m)?, k, m, slots))
         }
-        _ => Box::new(GroupDecoder::new(DupCode, 1, 1, slots)),
+        FecScheme::Sliding { window, .. } => {
+            check(scheme)?;
+            Box::new(SlidingDecoder::new(window, DEFAULT_SPAN.max(window))?)
+        }
+        FecScheme::Duplicate | FecScheme::Off => Box::new(GroupDecoder::new(DupCode, 1, 1, slots)),
     })
 }
 
 /// Bytes of symbol buffers [`new_decoder`] allocates for `scheme` and `slots` (after rounding
 /// `slots` up to a power of two), or 0 when the arguments are invalid or FEC is off.
 pub fn decoder_buffer_bytes(scheme: FecScheme, slots: usize) -> usize {
+    if let FecScheme::Sliding { .. } = scheme {
+        // The sliding decoder has no slots: a span of symbols and as many equations.
+        let span = usize::from(DEFAULT_SPAN);
+        return span * (2 * MAX_PARITY_PAYLOAD + span + 42);
+    }
     match scheme.shape() {
         Ok(Some((k, m))) if (1..=MAX_DECODER_SLOTS).contains(&slots) => {
             slots.next_power_of_two() * (usize::from(k) + usize::from(m)) * MAX_PARITY_PAYLOAD
