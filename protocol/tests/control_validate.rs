@@ -140,7 +140,7 @@ fn decoded_envelopes_are_validated() {
             },
             ControlError::Invalid {
                 field: "FecUpdate.fec",
-                reason: "FEC k or m outside 1..=15",
+                reason: "FEC parameters outside 1..=15",
             },
         ),
         (
@@ -150,7 +150,7 @@ fn decoded_envelopes_are_validated() {
             },
             ControlError::Invalid {
                 field: "FecUpdate.fec",
-                reason: "FEC k or m outside 1..=15",
+                reason: "FEC parameters outside 1..=15",
             },
         ),
         (
