@@ -158,7 +158,7 @@ fn addr(u: &mut Unstructured<'_>) -> Result<SocketAddr> {
 }
 
 fn fec(u: &mut Unstructured<'_>) -> Result<FecScheme> {
-    Ok(match u.choose_index(4)? {
+    Ok(match u.choose_index(5)? {
         0 => FecScheme::Off,
         1 => FecScheme::Xor {
             k: u.int_in_range(1..=15)?,
@@ -167,7 +167,12 @@ fn fec(u: &mut Unstructured<'_>) -> Result<FecScheme> {
             k: u.int_in_range(1..=15)?,
             m: u.int_in_range(1..=15)?,
         },
-        _ => FecScheme::Duplicate,
+        3 => FecScheme::Duplicate,
+        _ => FecScheme::Sliding {
+            window: u.int_in_range(1..=15)?,
+            repairs: u.int_in_range(1..=15)?,
+            interval: u.int_in_range(1..=15)?,
+        },
     })
 }
 

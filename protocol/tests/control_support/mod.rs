@@ -65,6 +65,13 @@ pub fn fec_scheme() -> impl Strategy<Value = FecScheme> {
         (1u8..=15).prop_map(|k| FecScheme::Xor { k }),
         (1u8..=15, 1u8..=15).prop_map(|(k, m)| FecScheme::ReedSolomon { k, m }),
         Just(FecScheme::Duplicate),
+        (1u8..=15, 1u8..=15, 1u8..=15).prop_map(|(window, repairs, interval)| {
+            FecScheme::Sliding {
+                window,
+                repairs,
+                interval,
+            }
+        }),
     ]
 }
 
