@@ -47,6 +47,7 @@
 //!              | 1: V6 { ip: 16 bytes, port: varint u16 }   (no flow info, no scope id)
 //! SessionId    = varint u32 (never 0)      SessionKey = 32 bytes (never all zero)
 //! FecScheme    = 0: Off | 1: Xor { k: u8 } | 2: ReedSolomon { k: u8, m: u8 } | 3: Duplicate
+//!              | 4: Sliding { window: u8, repairs: u8, interval: u8 }
 //! Message      = 0: SessionRequest  1: SessionGrant  2: SessionBind  3: SessionClose
 //!                4: RelayInstall    5: FecUpdate     6: RouteUpdate  7: Ack
 //!                8: Ping            9: Pong         10: Error
