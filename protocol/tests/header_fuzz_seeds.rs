@@ -9,7 +9,9 @@
 use std::path::PathBuf;
 
 use lightspeed_protocol::fec::{FecField, MAX_DATA_PAYLOAD, MAX_PARITY_PAYLOAD};
-use lightspeed_protocol::header::{Header, MAX_PACKET_LEN, PacketType, ProbeReplyBody, parse, seal};
+use lightspeed_protocol::header::{
+    Header, MAX_PACKET_LEN, PacketType, ProbeReplyBody, parse, seal,
+};
 use lightspeed_protocol::{SessionId, SessionKey};
 
 /// Copy of `lightspeed_protocol_fuzz::header::FUZZ_KEY` (the fuzz crate is its own workspace,
@@ -32,29 +34,87 @@ fn pattern(len: usize) -> Vec<u8> {
 }
 
 fn seeds() -> Vec<(&'static str, Header, Vec<u8>)> {
-    let data_fec = FecField { group: 513, index: 2, k: 4, m: 2 };
-    let parity_fec = FecField { group: 513, index: 5, k: 4, m: 2 };
-    let reply = ProbeReplyBody { echo_timestamp: 0x1234_0000, hold_us: 250 };
+    let data_fec = FecField {
+        group: 513,
+        index: 2,
+        k: 4,
+        m: 2,
+    };
+    let parity_fec = FecField {
+        group: 513,
+        index: 5,
+        k: 4,
+        m: 2,
+    };
+    let reply = ProbeReplyBody {
+        echo_timestamp: 0x1234_0000,
+        hold_us: 250,
+    };
     vec![
-        ("data_plain.bin", header(PacketType::Data, 1, FecField::NONE), pattern(120)),
-        ("data_one_byte.bin", header(PacketType::Data, 2, FecField::NONE), vec![0x42]),
-        ("data_fec.bin", header(PacketType::Data, 3, data_fec), pattern(200)),
-        ("data_max.bin", header(PacketType::Data, 4, data_fec), pattern(MAX_DATA_PAYLOAD)),
-        ("parity.bin", header(PacketType::Parity, 5, parity_fec), pattern(202)),
+        (
+            "data_plain.bin",
+            header(PacketType::Data, 1, FecField::NONE),
+            pattern(120),
+        ),
+        (
+            "data_one_byte.bin",
+            header(PacketType::Data, 2, FecField::NONE),
+            vec![0x42],
+        ),
+        (
+            "data_fec.bin",
+            header(PacketType::Data, 3, data_fec),
+            pattern(200),
+        ),
+        (
+            "data_max.bin",
+            header(PacketType::Data, 4, data_fec),
+            pattern(MAX_DATA_PAYLOAD),
+        ),
+        (
+            "parity.bin",
+            header(PacketType::Parity, 5, parity_fec),
+            pattern(202),
+        ),
         (
             "parity_xor_max.bin",
-            header(PacketType::Parity, 6, FecField { group: u16::MAX, index: 15, k: 15, m: 1 }),
+            header(
+                PacketType::Parity,
+                6,
+                FecField {
+                    group: u16::MAX,
+                    index: 15,
+                    k: 15,
+                    m: 1,
+                },
+            ),
             pattern(MAX_PARITY_PAYLOAD),
         ),
-        ("probe.bin", header(PacketType::Probe, 7, FecField::NONE), pattern(8)),
+        (
+            "probe.bin",
+            header(PacketType::Probe, 7, FecField::NONE),
+            pattern(8),
+        ),
         (
             "probe_reply.bin",
             header(PacketType::ProbeReply, 8, FecField::NONE),
             reply.to_bytes().to_vec(),
         ),
-        ("bind.bin", header(PacketType::Bind, 9, FecField::NONE), pattern(8)),
-        ("bind_ack.bin", header(PacketType::BindAck, 10, FecField::NONE), pattern(8)),
-        ("close.bin", header(PacketType::Close, u32::MAX, FecField::NONE), Vec::new()),
+        (
+            "bind.bin",
+            header(PacketType::Bind, 9, FecField::NONE),
+            pattern(8),
+        ),
+        (
+            "bind_ack.bin",
+            header(PacketType::BindAck, 10, FecField::NONE),
+            pattern(8),
+        ),
+        (
+            "close.bin",
+            header(PacketType::Close, u32::MAX, FecField::NONE),
+            Vec::new(),
+        ),
     ]
 }
 
@@ -80,7 +140,8 @@ fn all_seeds() -> Vec<(String, Header, Vec<u8>)> {
 
 fn sealed(header: &Header, payload: &[u8]) -> Vec<u8> {
     let mut out = vec![0u8; MAX_PACKET_LEN];
-    let len = seal(header, &SessionKey(FUZZ_KEY), payload, &mut out).expect("seed headers are valid");
+    let len =
+        seal(header, &SessionKey(FUZZ_KEY), payload, &mut out).expect("seed headers are valid");
     out.truncate(len);
     out
 }
@@ -113,8 +174,14 @@ fn every_seed_verifies_under_the_fuzz_key_and_covers_every_type() {
     let mut types = Vec::new();
     for (name, header, payload) in all_seeds() {
         let bytes = sealed(&header, &payload);
-        let packet = parse(&bytes).and_then(|p| p.verify(&key)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!((packet.header, packet.payload), (header, &payload[..]), "{name}");
+        let packet = parse(&bytes)
+            .and_then(|p| p.verify(&key))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            (packet.header, packet.payload),
+            (header, &payload[..]),
+            "{name}"
+        );
         if !types.contains(&header.packet_type) {
             types.push(header.packet_type);
         }

@@ -152,7 +152,8 @@ fn run(scheme: FecScheme, loss: LossModel, n: usize, seed: u64) -> Outcome {
     let mut receive = |link: &mut Link<Wire>, now: Micros, got: &mut [bool]| {
         while let Some(w) = link.poll(now) {
             if w.parity {
-                dec.on_parity(now, w.field, &w.bytes).expect("intact parity");
+                dec.on_parity(now, w.field, &w.bytes)
+                    .expect("intact parity");
             } else if dec.on_data(now, w.field, &w.bytes) == Ok(DataVerdict::Deliver) {
                 mark(got, &w.bytes);
             }
@@ -167,10 +168,18 @@ fn run(scheme: FecScheme, loss: LossModel, n: usize, seed: u64) -> Outcome {
         receive(&mut link, now, &mut got);
         let bytes = payload(seq as u32);
         let field = enc.on_data(now, &bytes).expect("payload within limits");
-        outbox.push_back(Wire { parity: false, field, bytes });
+        outbox.push_back(Wire {
+            parity: false,
+            field,
+            bytes,
+        });
         while let Some((field, len)) = enc.poll_parity(now, &mut parity_buf) {
             let bytes = parity_buf[..len].to_vec();
-            outbox.push_back(Wire { parity: true, field, bytes });
+            outbox.push_back(Wire {
+                parity: true,
+                field,
+                bytes,
+            });
         }
         for w in outbox.drain(..) {
             parity += usize::from(w.parity);
@@ -225,7 +234,9 @@ fn iid_group_moments(k: u32, m: u32, p: f64) -> (f64, f64) {
             if d + q <= m {
                 continue;
             }
-            let prob = binomial(k, d) * p.powi(d as i32) * (1.0 - p).powi((k - d) as i32)
+            let prob = binomial(k, d)
+                * p.powi(d as i32)
+                * (1.0 - p).powi((k - d) as i32)
                 * binomial(m, q)
                 * p.powi(q as i32)
                 * (1.0 - p).powi((m - q) as i32);
@@ -250,7 +261,12 @@ fn iid_residual(k: u32, m: u32, p: f64) -> f64 {
 /// over the group's k+m packets tracks (state, losses so far, capped at m+1) with packet i
 /// forced lost, and sums the paths that end with more than m losses.
 fn ge_expected(k: usize, m: usize, model: LossModel) -> f64 {
-    let LossModel::GilbertElliott { p_good_to_bad: gb, p_bad_to_good: bg, .. } = model else {
+    let LossModel::GilbertElliott {
+        p_good_to_bad: gb,
+        p_bad_to_good: bg,
+        ..
+    } = model
+    else {
         return f64::NAN;
     };
     let pi_bad = gb / (gb + bg);
@@ -272,7 +288,11 @@ fn ge_expected(k: usize, m: usize, model: LossModel) -> f64 {
                         };
                     }
                     let (g, b) = (dist[c][0], dist[c][1]);
-                    if bad_now { g * gb + b * (1.0 - bg) } else { g * (1.0 - gb) + b * bg }
+                    if bad_now {
+                        g * gb + b * (1.0 - bg)
+                    } else {
+                        g * (1.0 - gb) + b * bg
+                    }
                 };
                 if pos == i && !bad_now {
                     continue;
@@ -320,7 +340,10 @@ fn assert_iid_model(name: &str, scheme: FecScheme, p: f64, out: &Outcome) -> f64
     let (k, m) = shape(scheme);
     let r = iid_residual(k, m, p);
     let (mean_g, var_g) = iid_group_moments(k, m, p);
-    assert!((mean_g / f64::from(k) - r).abs() < 1e-12, "two derivations of r agree");
+    assert!(
+        (mean_g / f64::from(k) - r).abs() < 1e-12,
+        "two derivations of r agree"
+    );
     let groups = (out.data / k as usize) as f64;
     let expected = out.data as f64 * r;
     let sigma = (groups * var_g).sqrt();
@@ -360,7 +383,11 @@ fn reed_solomon_8_4_at_5_percent_iid_leaves_under_a_tenth_of_a_percent() {
     // so the 6σ edge of the model (33 packets, 4.6e-4) is under half the 1e-3 bound (72).
     let r = assert_iid_model("RS(8,4)", scheme, 0.05, &out);
     assert!((r - 7.76e-5).abs() < 1e-7, "r = {r}");
-    assert!(out.residual_rate() <= 1e-3, "residual {}", out.residual_rate());
+    assert!(
+        out.residual_rate() <= 1e-3,
+        "residual {}",
+        out.residual_rate()
+    );
     assert_eq!(out.parity * 2, out.data);
 }
 
@@ -376,8 +403,15 @@ fn loss_sweep_table() {
                 _ => N_BURSTY,
             };
             let out = run(scheme, loss, n, seed);
-            assert_eq!(out.parity * k as usize, out.data * m as usize, "overhead is m/k");
-            assert!(out.residual <= out.data_lost, "FEC never loses more than the link");
+            assert_eq!(
+                out.parity * k as usize,
+                out.data * m as usize,
+                "overhead is m/k"
+            );
+            assert!(
+                out.residual <= out.data_lost,
+                "FEC never loses more than the link"
+            );
             let expected = match loss {
                 LossModel::Iid { p } => assert_iid_model(scheme_name, scheme, p, &out),
                 _ => ge_expected(k as usize, m as usize, loss),
@@ -399,7 +433,10 @@ fn loss_sweep_table() {
     // ≈ 3.6σ; the runs are seeded, so the outcome is fixed, and a margin of several σ means
     // the comparison does not hinge on the seed.
     for bursty in ["GE 5 %, burst 2", "GE 5 %, burst 4"] {
-        assert!(cell("RS(8,4)", bursty) < cell("XOR(4,1)", bursty), "{bursty}");
+        assert!(
+            cell("RS(8,4)", bursty) < cell("XOR(4,1)", bursty),
+            "{bursty}"
+        );
     }
 
     println!(

@@ -116,7 +116,11 @@ fn structured(u: &mut Unstructured<'_>) -> Result<()> {
             let key = (r.field.group, r.field.index);
             if !touched.contains(&r.field.group) {
                 let original = originals.get(&key).expect("recovered a packet never sent");
-                assert_eq!(&out[..r.len], &original[..], "wrong bytes recovered for {key:?}");
+                assert_eq!(
+                    &out[..r.len],
+                    &original[..],
+                    "wrong bytes recovered for {key:?}"
+                );
                 assert_eq!(r.field.m, m);
             }
             *handed_out.entry(key).or_default() += 1;
@@ -187,7 +191,10 @@ fn raw(u: &mut Unstructured<'_>) -> Result<()> {
                     }
                 } else {
                     let result = dec.on_data(Micros(u.arbitrary()?), field, &payload);
-                    if payload.len() > MAX_DATA_PAYLOAD && field.is_some() && scheme != FecScheme::Off {
+                    if payload.len() > MAX_DATA_PAYLOAD
+                        && field.is_some()
+                        && scheme != FecScheme::Off
+                    {
                         assert!(result.is_err());
                     }
                 }
@@ -221,7 +228,9 @@ fn raw(u: &mut Unstructured<'_>) -> Result<()> {
 fn plausible_field(u: &mut Unstructured<'_>, k: u8, m: u8) -> Result<FecField> {
     let k = u.int_in_range(1..=k.max(1))?;
     Ok(FecField {
-        group: u.int_in_range(0..=7u16)?.wrapping_sub(u.int_in_range(0..=3u16)?),
+        group: u
+            .int_in_range(0..=7u16)?
+            .wrapping_sub(u.int_in_range(0..=3u16)?),
         index: u.int_in_range(0..=k.saturating_add(m))?,
         k,
         m,

@@ -78,7 +78,10 @@ fn structured(data: &[u8]) {
     assert_eq!(len, HEADER_LEN + payload.len());
     let mut in_place = [0u8; MAX_PACKET_LEN];
     in_place[HEADER_LEN..len].copy_from_slice(&payload);
-    assert_eq!(seal_in_place(&header, &key, &mut in_place, payload.len()), Ok(len));
+    assert_eq!(
+        seal_in_place(&header, &key, &mut in_place, payload.len()),
+        Ok(len)
+    );
     assert_eq!(in_place[..len], packet[..len]);
 
     let sealed = &packet[..len];
@@ -96,15 +99,24 @@ fn structured(data: &[u8]) {
     let bit = bit % (len * 8);
     let mut flipped = sealed.to_vec();
     flipped[bit / 8] ^= 1 << (bit % 8);
-    assert!(rejected(&flipped, &key), "bit {bit} flipped and still accepted");
+    assert!(
+        rejected(&flipped, &key),
+        "bit {bit} flipped and still accepted"
+    );
 
     for cut in [cut % len + 1, 1, len - HEADER_LEN, len] {
         if cut > 0 {
-            assert!(rejected(&sealed[..len - cut], &key), "cut by {cut} and still accepted");
+            assert!(
+                rejected(&sealed[..len - cut], &key),
+                "cut by {cut} and still accepted"
+            );
         }
     }
     // One byte more: the slot after the packet is still zero from the buffer.
-    assert!(rejected(&packet[..len + 1], &key), "extended and still accepted");
+    assert!(
+        rejected(&packet[..len + 1], &key),
+        "extended and still accepted"
+    );
 }
 
 fn rejected(bytes: &[u8], key: &SessionKey) -> bool {

@@ -62,7 +62,10 @@ pub struct Stream {
 
 /// `count` payloads of 1..=1400 bytes with send times 0..=3 deadlines apart (so some groups
 /// close on `k`, others on the deadline), content a cheap pattern keyed by input bytes.
-pub fn timed_payloads(u: &mut Unstructured<'_>, deadline: Duration) -> Result<Vec<(Micros, Vec<u8>)>> {
+pub fn timed_payloads(
+    u: &mut Unstructured<'_>,
+    deadline: Duration,
+) -> Result<Vec<(Micros, Vec<u8>)>> {
     let count = u.int_in_range(1..=MAX_PAYLOADS)?;
     let max_gap = u64::try_from(deadline.as_micros()).unwrap_or(u64::MAX / 4) * 3;
     let mut now = 0u64;
@@ -99,20 +102,35 @@ pub fn encode(scheme: FecScheme, deadline: Duration, payloads: &[(Micros, Vec<u8
         let field = enc.on_data(*now, payload).expect("payloads within limits");
         assert_eq!((field.k, field.m), (k, m), "data field {field:?}");
         let expected_index = match wire.last() {
-            Some(Wire { parity: false, field: last, .. }) if last.group == field.group => {
-                last.index + 1
-            }
+            Some(Wire {
+                parity: false,
+                field: last,
+                ..
+            }) if last.group == field.group => last.index + 1,
             _ => 0,
         };
         assert_eq!(field.index, expected_index, "data field {field:?}");
-        assert!(originals.insert((field.group, field.index), payload.clone()).is_none());
-        wire.push(Wire { parity: false, field, bytes: payload.clone(), at: *now });
+        assert!(
+            originals
+                .insert((field.group, field.index), payload.clone())
+                .is_none()
+        );
+        wire.push(Wire {
+            parity: false,
+            field,
+            bytes: payload.clone(),
+            at: *now,
+        });
         drain(enc.as_mut(), *now, &mut wire);
     }
     if let Some(deadline) = enc.next_deadline() {
         drain(enc.as_mut(), deadline, &mut wire);
     }
-    assert_eq!(enc.next_deadline(), None, "a group is still open after the flush");
+    assert_eq!(
+        enc.next_deadline(),
+        None,
+        "a group is still open after the flush"
+    );
     check_parity_layout(&wire, m);
     Stream { wire, originals }
 }
@@ -133,7 +151,12 @@ fn drain_until(enc: &mut dyn FecEncoder, now: Micros, wire: &mut Vec<Wire>) {
 fn drain(enc: &mut dyn FecEncoder, now: Micros, wire: &mut Vec<Wire>) {
     let mut buf = vec![0u8; MAX_PARITY_PAYLOAD];
     while let Some((field, len)) = enc.poll_parity(now, &mut buf) {
-        wire.push(Wire { parity: true, field, bytes: buf[..len].to_vec(), at: now });
+        wire.push(Wire {
+            parity: true,
+            field,
+            bytes: buf[..len].to_vec(),
+            at: now,
+        });
     }
 }
 
@@ -144,7 +167,10 @@ fn check_parity_layout(wire: &[Wire], m: u8) {
     while let Some(first) = wire.get(i) {
         assert!(!first.parity, "parity before its group's data at {i}");
         let group = first.field.group;
-        assert_eq!(group, expected_group, "groups are numbered consecutively from 0");
+        assert_eq!(
+            group, expected_group,
+            "groups are numbered consecutively from 0"
+        );
         expected_group = expected_group.wrapping_add(1);
         let data: Vec<&Wire> = wire[i..]
             .iter()
@@ -155,8 +181,17 @@ fn check_parity_layout(wire: &[Wire], m: u8) {
         let parity = &wire[i + data.len()..];
         assert!(parity.len() >= usize::from(m), "group {group} lacks parity");
         for (p, w) in parity.iter().take(usize::from(m)).enumerate() {
-            let want = FecField { group, index: j + p as u8, k: j, m };
-            assert!(w.parity && w.field == want, "parity {p} of group {group}: {:?}", w.field);
+            let want = FecField {
+                group,
+                index: j + p as u8,
+                k: j,
+                m,
+            };
+            assert!(
+                w.parity && w.field == want,
+                "parity {p} of group {group}: {:?}",
+                w.field
+            );
             assert_eq!(w.bytes.len(), width, "parity width of group {group}");
         }
         i += data.len() + usize::from(m);
