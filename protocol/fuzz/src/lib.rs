@@ -5,3 +5,5 @@
 //! accounting) instead of only "no panic". Add a module per protocol area.
 
 pub mod control;
+pub mod fec;
+pub mod header;
