@@ -189,12 +189,11 @@ impl DataPlane {
         );
         self.table.insert(Arc::clone(&entry))?;
         let held = self.table.activate_flow((redirect, client), id);
+        let mut sb = SendBatch::default();
         let mut state = entry.state.lock();
-        if let SessionState::Edge { session, .. } = &mut *state {
-            let mut sb = SendBatch::default();
-            let Some(sock) = self.redirect(redirect) else {
-                return Ok(());
-            };
+        if let (SessionState::Edge { session, .. }, Some(sock)) =
+            (&mut *state, self.redirect(redirect))
+        {
             let mut sink = Sink {
                 batch: &mut sb,
                 fd: self.fd(),
@@ -209,8 +208,14 @@ impl DataPlane {
                     self.counters.dropped(reason);
                 }
             }
+            // The first Bind goes out now rather than at the next timer tick.
+            if session.poll(now, &mut sink) == EdgeEvent::PathDead {
+                self.emit(DataEvent::PathDead(id));
+            }
         }
         entry.set_next_timer(&state);
+        drop(state);
+        flush(&mut sb, self.fd(), &self.counters);
         Ok(())
     }
 
@@ -569,14 +574,16 @@ impl DataPlane {
     }
 
     async fn timer_loop(self: Arc<Self>) {
-        // 1 ms resolution: FEC group deadlines are a few ms, keepalives hundreds.
-        let mut tick = tokio::time::interval(Duration::from_millis(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // 1 ms resolution while sessions have timers (FEC group deadlines are a few ms,
+        // keepalives hundreds); an idle node (a relay has no timed sessions) checks back every
+        // 50 ms instead of waking a thousand times a second. New sessions send their first
+        // packets from `install_edge`, so nothing waits for this loop to wake.
         let mut sb = SendBatch::default();
         let mut due = Vec::new();
         let fd = self.fd();
         loop {
-            tick.tick().await;
+            let period = if self.table.has_timed() { 1 } else { 50 };
+            tokio::time::sleep(Duration::from_millis(period)).await;
             let now = self.clock.now();
             self.table.timed_due(now, &mut due);
             for entry in due.drain(..) {

@@ -170,6 +170,11 @@ impl SessionTable {
         removed
     }
 
+    /// True when some session has timers (edge or proxy).
+    pub fn has_timed(&self) -> bool {
+        !self.timed.is_empty()
+    }
+
     /// Fills `due` with the timed sessions whose timer is at or before `now` (the vector is
     /// reused across ticks, so this allocates nothing once warm).
     pub fn timed_due(&self, now: Micros, due: &mut Vec<Arc<Entry>>) {
