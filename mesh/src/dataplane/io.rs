@@ -194,14 +194,12 @@ impl DataPlane {
         if let (SessionState::Edge { session, .. }, Some(sock)) =
             (&mut *state, self.redirect(redirect))
         {
-            let mut sink = Sink {
-                batch: &mut sb,
-                fd: self.fd(),
-                key: &entry.key,
-                counters: &self.counters,
-                towards_peer: Direction::Upstream,
-                local: Local::Game(&sock, client),
-            };
+            let mut sink = self.sink(
+                &mut sb,
+                &entry.key,
+                Direction::Upstream,
+                Local::Game(&sock, client),
+            );
             let now = self.clock.now();
             for payload in &held {
                 if let Err(reason) = session.from_game(now, payload, &mut sink) {
@@ -296,14 +294,12 @@ impl DataPlane {
                 fallback,
                 endpoint.peer().unwrap_or(([0, 0, 0, 0], 0).into()),
             ));
-            let mut sink = Sink {
-                batch: &mut sb,
-                fd: self.fd(),
-                key: &entry.key,
-                counters: &self.counters,
-                towards_peer: Direction::Upstream,
-                local: Local::Game(&sock, to),
-            };
+            let mut sink = self.sink(
+                &mut sb,
+                &entry.key,
+                Direction::Upstream,
+                Local::Game(&sock, to),
+            );
             endpoint.send_control(
                 now,
                 lightspeed_protocol::header::PacketType::Close,
@@ -337,6 +333,23 @@ impl DataPlane {
     /// Sends a packet the caller sealed (control-plane initiated packets such as a Close).
     pub fn send_raw(&self, to: SocketAddr, bytes: &[u8]) -> io::Result<usize> {
         self.socket.try_send_to(bytes, to)
+    }
+
+    fn sink<'a>(
+        &'a self,
+        batch: &'a mut SendBatch,
+        key: &'a SessionKey,
+        towards_peer: Direction,
+        local: Local<'a>,
+    ) -> Sink<'a> {
+        Sink {
+            batch,
+            fd: self.fd(),
+            key,
+            counters: &self.counters,
+            towards_peer,
+            local,
+        }
     }
 
     fn emit(&self, event: DataEvent) {
@@ -411,14 +424,8 @@ impl DataPlane {
                 Err(reason) => c.dropped(reason),
             },
             SessionState::Proxy { session, egress } => {
-                let mut sink = Sink {
-                    batch: sb,
-                    fd,
-                    key: &entry.key,
-                    counters: c,
-                    towards_peer: Direction::Downstream,
-                    local: Local::Server(egress),
-                };
+                let mut sink =
+                    self.sink(sb, &entry.key, Direction::Downstream, Local::Server(egress));
                 match session.on_packet(now, from, &packet, &mut sink) {
                     Ok(ProxyEvent::Closed) => closed = true,
                     Ok(ProxyEvent::None) => {}
@@ -433,14 +440,12 @@ impl DataPlane {
                 let Some(sock) = self.redirect(*redirect) else {
                     return c.dropped(DropReason::SendFailed);
                 };
-                let mut sink = Sink {
-                    batch: sb,
-                    fd,
-                    key: &entry.key,
-                    counters: c,
-                    towards_peer: Direction::Upstream,
-                    local: Local::Game(&sock, *game_client),
-                };
+                let mut sink = self.sink(
+                    sb,
+                    &entry.key,
+                    Direction::Upstream,
+                    Local::Game(&sock, *game_client),
+                );
                 match session.on_packet(now, from, &packet, &mut sink) {
                     Ok(EdgeEvent::Bound) => self.emit(DataEvent::Bound(entry.id)),
                     Ok(EdgeEvent::Closed) => closed = true,
@@ -521,14 +526,12 @@ impl DataPlane {
         };
         let mut state = entry.state.lock();
         if let SessionState::Edge { session, .. } = &mut *state {
-            let mut sink = Sink {
-                batch: sb,
-                fd: self.fd(),
-                key: &entry.key,
-                counters: c,
-                towards_peer: Direction::Upstream,
-                local: Local::Game(sock, client),
-            };
+            let mut sink = self.sink(
+                sb,
+                &entry.key,
+                Direction::Upstream,
+                Local::Game(sock, client),
+            );
             if let Err(reason) = session.from_game(now, payload, &mut sink) {
                 c.dropped(reason);
             }
@@ -557,14 +560,12 @@ impl DataPlane {
             {
                 let mut state = entry.state.lock();
                 if let SessionState::Proxy { session, egress } = &mut *state {
-                    let mut sink = Sink {
-                        batch: &mut sb,
-                        fd,
-                        key: &entry.key,
-                        counters: &self.counters,
-                        towards_peer: Direction::Downstream,
-                        local: Local::Server(egress),
-                    };
+                    let mut sink = self.sink(
+                        &mut sb,
+                        &entry.key,
+                        Direction::Downstream,
+                        Local::Server(egress),
+                    );
                     session.from_server(now, &buf[..n], &mut sink);
                 }
                 entry.set_next_timer(&state);
@@ -597,27 +598,23 @@ impl DataPlane {
                         let Some(sock) = self.redirect(*redirect) else {
                             continue;
                         };
-                        let mut sink = Sink {
-                            batch: &mut sb,
-                            fd,
-                            key: &entry.key,
-                            counters: &self.counters,
-                            towards_peer: Direction::Upstream,
-                            local: Local::Game(&sock, *game_client),
-                        };
+                        let mut sink = self.sink(
+                            &mut sb,
+                            &entry.key,
+                            Direction::Upstream,
+                            Local::Game(&sock, *game_client),
+                        );
                         if session.poll(now, &mut sink) == EdgeEvent::PathDead {
                             self.emit(DataEvent::PathDead(entry.id));
                         }
                     }
                     SessionState::Proxy { session, egress } => {
-                        let mut sink = Sink {
-                            batch: &mut sb,
-                            fd,
-                            key: &entry.key,
-                            counters: &self.counters,
-                            towards_peer: Direction::Downstream,
-                            local: Local::Server(egress),
-                        };
+                        let mut sink = self.sink(
+                            &mut sb,
+                            &entry.key,
+                            Direction::Downstream,
+                            Local::Server(egress),
+                        );
                         session.endpoint.poll_timers(now, &mut sink);
                     }
                     SessionState::Relay(_) => {}
