@@ -298,3 +298,54 @@ fn busy_admin_port_exits_1_with_context() {
         "{err}"
     );
 }
+
+#[test]
+fn unreadable_ca_certificate_exits_1_naming_the_file_once() {
+    let dir = TempDir::new("badca");
+    mesh_identities(&dir.0, &["lightspeed"]);
+    dir.file("junk.crt", "not a certificate\n");
+    let cfg = dir.file(
+        "relay.toml",
+        "[node]\ndata_listen = \"127.0.0.1:0\"\ncontrol_listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n[tls]\nca_cert = \"junk.crt\"\ncert = \"lightspeed/node.crt\"\nkey = \"lightspeed/node.key\"\n",
+    );
+    let (code, err) = run(&["--config", &cfg, "--log-format", "json"]);
+    assert_eq!(code, Some(1), "{err}");
+    let junk = dir.path("junk.crt");
+    let expected = format!(
+        "engine failed: starting the node: mesh identity: {}: no PEM certificate: no items found",
+        junk.display()
+    );
+    let logged = err
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["level"] == "ERROR")
+        .unwrap_or_else(|| panic!("no ERROR line in:\n{err}"));
+    assert_eq!(logged["fields"]["message"], expected);
+}
+
+#[test]
+fn busy_data_port_exits_1_naming_it_once() {
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let dir = TempDir::new("busydata");
+    mesh_identities(&dir.0, &["lightspeed"]);
+    let cfg = dir.file(
+        "relay.toml",
+        &format!(
+            "[node]\ndata_listen = \"{addr}\"\ncontrol_listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n{}",
+            tls("lightspeed")
+        ),
+    );
+    let (code, err) = run(&["--config", &cfg]);
+    assert_eq!(code, Some(1), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("ERROR"))
+        .unwrap_or_else(|| panic!("no ERROR line in:\n{err}"));
+    assert!(
+        line.ends_with(&format!(
+            "engine failed: starting the node: binding data socket on {addr}: Address already in use (os error 98)"
+        )),
+        "{line}"
+    );
+}

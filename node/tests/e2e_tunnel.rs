@@ -166,7 +166,7 @@ impl Mesh {
         let proxy = Node::start(&dir, "proxy.toml", &t);
 
         let forwarder = match (&relay, setup.forwarder_loss) {
-            (Some(r), Some(loss)) => Some(Forwarder::start(r.data, loss, 0x00e2_e5eed)),
+            (Some(r), Some(loss)) => Some(Forwarder::start(r.data, loss, 0x0e2e_5eed)),
             _ => None,
         };
         let relay_peer = relay.as_ref().map(|r| {

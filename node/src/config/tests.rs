@@ -116,7 +116,10 @@ fn base_config_is_valid_and_parsed_as_written() {
     assert_eq!(c.edge.keepalive, Duration::from_millis(500));
     assert_eq!(c.edge.fec_deadline, Duration::from_millis(2));
     assert_eq!(c.node.admin_listen, "127.0.0.1:8080".parse().unwrap());
-    assert_eq!(c.node.data_advertise, Some("198.51.100.40:4434".parse().unwrap()));
+    assert_eq!(
+        c.node.data_advertise,
+        Some("198.51.100.40:4434".parse().unwrap())
+    );
 }
 
 #[test]

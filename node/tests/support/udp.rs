@@ -305,7 +305,7 @@ impl Forwarder {
                 Arc::clone(&leg),
                 Arc::clone(&stop),
             );
-            let mut rng = SplitMix(seed ^ 0x5eed_0f_d0e5);
+            let mut rng = SplitMix(seed ^ 0x005e_ed0f_d0e5);
             std::thread::spawn(move || {
                 let mut buf = [0u8; 2048];
                 while !halt.load(Relaxed) {
