@@ -5,6 +5,9 @@
 //! Every node binds port 0; the tests read the bound addresses from the nodes' JSON logs, so
 //! nothing races for a port. Every wait is a condition with a deadline, and every child
 //! process is killed on drop.
+//!
+//! Debugging: with `E2E_DUMP=1` each mesh prints its nodes' warnings and errors when the test
+//! ends (`E2E_ALL=1` as well: every log line); run with `--nocapture`.
 
 mod support;
 
@@ -133,14 +136,18 @@ target = "{echo}"
 
 impl Drop for Mesh {
     fn drop(&mut self) {
-        if std::env::var_os("E2E_DUMP").is_some() {
-            let mut nodes = vec![("edge", &self.edge), ("proxy", &self.proxy)];
-            if let Some(r) = &self.relay {
-                nodes.push(("relay", r));
-            }
-            for (name, n) in nodes {
-                for l in n.proc.stderr().lines().filter(|l| !l.contains("\"INFO\"")) {
-                    eprintln!("{name}: {l}");
+        if std::env::var_os("E2E_DUMP").is_none() {
+            return;
+        }
+        let all = std::env::var_os("E2E_ALL").is_some();
+        let mut nodes = vec![("edge", &self.edge), ("proxy", &self.proxy)];
+        if let Some(r) = &self.relay {
+            nodes.push(("relay", r));
+        }
+        for (name, node) in nodes {
+            for line in node.proc.stderr().lines() {
+                if all || !line.contains("\"INFO\"") {
+                    eprintln!("{name}: {line}");
                 }
             }
         }
@@ -487,4 +494,53 @@ fn sigterm_stops_every_role_with_exit_0_and_the_edge_closes_its_session() {
         assert_eq!(stopped.logs("stopped").len(), 1, "{}", stopped.stderr());
     }
     drop(edge);
+}
+
+#[test]
+fn edge_recovers_after_the_proxy_restarts() {
+    let mut mesh = Mesh::start(Setup {
+        via_relay: false,
+        idle_timeout: "2s",
+        keepalive: "250ms",
+        ..Setup::default()
+    });
+    mesh.client.warm_up();
+    mesh.all_echoed(0..20);
+
+    // The proxy dies without a word and comes back on the same addresses.
+    let (data, control) = (mesh.proxy.data, mesh.proxy.control());
+    mesh.proxy.proc.signal("KILL");
+    mesh.proxy.proc.wait(Duration::from_secs(5));
+    let config = std::fs::read_to_string(mesh.dir.path("proxy.toml"))
+        .unwrap()
+        .replace(
+            "data_listen = \"127.0.0.1:0\"",
+            &format!("data_listen = \"{data}\""),
+        )
+        .replace(
+            "control_listen = \"127.0.0.1:0\"",
+            &format!("control_listen = \"{control}\""),
+        );
+    mesh.proxy = Node::start(&mesh.dir, "proxy2.toml", &config);
+    assert_eq!((mesh.proxy.data, mesh.proxy.control()), (data, control));
+
+    // The game keeps sending; the edge drops its dead session when it idles out and sets a
+    // new one up with the new proxy process.
+    let restarted = Instant::now();
+    let probe = support::udp::payload(1_000);
+    wait_until(
+        "echoes through the new proxy",
+        Duration::from_secs(40),
+        || {
+            mesh.client.send(&probe);
+            mesh.client.received_within(Duration::from_millis(100)) > 0
+        },
+    );
+    eprintln!(
+        "proxy restart: echoes again after {:?}",
+        restarted.elapsed()
+    );
+    mesh.client.drain(Duration::from_millis(200));
+    mesh.all_echoed(20..60);
+    assert_eq!(mesh.proxy.sessions(), 1);
 }
