@@ -8,6 +8,7 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub(crate) mod mesh;
 pub(crate) mod udp;
 
 use std::io::{BufRead, BufReader, Read, Write};
