@@ -178,10 +178,13 @@ fn files_that_are_not_pem_or_too_large_are_refused() {
     ));
     let junk = dir.path().join("junk.crt");
     fs::write(&junk, "not a certificate").unwrap();
-    assert!(matches!(
-        MeshTrust::load(&junk),
-        Err(IdentityError::BadCertificate(_))
-    ));
+    match MeshTrust::load(&junk) {
+        Err(e @ IdentityError::Pem { .. }) => assert_eq!(
+            e.to_string(),
+            format!("{}: no PEM certificate: no items found", junk.display())
+        ),
+        other => panic!("expected a PEM error naming the file, got {other:?}"),
+    }
     assert!(matches!(
         MeshTrust::load(&dir.path().join("missing.crt")),
         Err(IdentityError::Io { .. })
@@ -193,5 +196,12 @@ fn files_that_are_not_pem_or_too_large_are_refused() {
     assert!(matches!(
         MeshTrust::from_pem(node.cert_pem()),
         Err(IdentityError::BadCertificate(_))
+    ));
+    let not_ca = dir.path().join("node-as-ca.crt");
+    fs::write(&not_ca, node.cert_pem()).unwrap();
+    assert!(matches!(
+        MeshTrust::load(&not_ca),
+        Err(IdentityError::Pem { path, reason })
+            if path == not_ca && reason == "the mesh trust anchor is not a CA certificate"
     ));
 }

@@ -3,6 +3,7 @@
 
 mod quic_support;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -272,6 +273,71 @@ async fn shutdown_answers_in_flight_requests_then_refuses() {
         );
         let err = client.request(b"later", REQ).await.unwrap_err();
         assert!(matches!(err, QuicError::Refused(_)), "{err:?}");
+    })
+    .await;
+}
+
+/// A UDP hop between a client and a server that the test can point at another server: to the
+/// client, the server behind it crashed and a fresh process took its place without ever
+/// closing the old connection.
+async fn switchable_hop(target: SocketAddr) -> (SocketAddr, Arc<std::sync::Mutex<SocketAddr>>) {
+    let front = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let back = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let addr = front.local_addr().unwrap();
+    let target = Arc::new(std::sync::Mutex::new(target));
+    let client = Arc::new(std::sync::Mutex::new(None::<SocketAddr>));
+    {
+        let (front, back, target, client) =
+            (front.clone(), back.clone(), target.clone(), client.clone());
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 65_536];
+            while let Ok((n, from)) = front.recv_from(&mut buf).await {
+                *client.lock().unwrap() = Some(from);
+                let to = *target.lock().unwrap();
+                let _ = back.send_to(&buf[..n], to).await;
+            }
+        });
+    }
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65_536];
+        while let Ok((n, _)) = back.recv_from(&mut buf).await {
+            let to = *client.lock().unwrap();
+            if let Some(to) = to {
+                let _ = front.send_to(&buf[..n], to).await;
+            }
+        }
+    });
+    (addr, target)
+}
+
+#[tokio::test]
+async fn client_redials_after_a_timeout_when_the_server_was_replaced_silently() {
+    bounded(async {
+        let ca = MeshCa::generate("test").unwrap();
+        let old = start(&ca, ServerLimits::default());
+        let (hop, target) = switchable_hop(old.addr()).await;
+        let client = ControlClient::connect(edge_endpoint(&ca, hop), hop, SERVER_NAME)
+            .await
+            .unwrap();
+        assert_eq!(client.request(b"a", REQ).await.unwrap(), b"anon|a");
+        stats_until(&old.server, |s| s.requests_answered == 1).await;
+
+        // The old server is still running (so it never closes the connection) but the hop now
+        // leads to a new one that has never heard of it; its stateless resets carry another
+        // key, so the client cannot tell the connection is dead.
+        let new = start(&ca, ServerLimits::default());
+        *target.lock().unwrap() = new.addr();
+        let short = Duration::from_millis(300);
+        let err = client.request(b"b", short).await.unwrap_err();
+        assert!(
+            matches!(err, QuicError::Timeout(d) if d == short),
+            "{err:?}"
+        );
+        // The timed-out connection was abandoned: the next request dials the new server
+        // instead of waiting out the 20 s idle timeout.
+        assert_eq!(client.request(b"c", REQ).await.unwrap(), b"anon|c");
+        let stats = stats_until(&new.server, |s| s.requests_answered == 1).await;
+        assert_eq!(stats.connections_accepted, 1);
     })
     .await;
 }

@@ -116,9 +116,11 @@ pub fn spec_from_config(config: &Config) -> anyhow::Result<NodeSpec> {
 /// Runs the node until `shutdown` is requested. An error ends the process with exit code 1.
 pub async fn run(config: Config, admin: AdminState, mut shutdown: Shutdown) -> anyhow::Result<()> {
     let spec = spec_from_config(&config)?;
+    // StartError's message already carries its cause's text (`binding ...: Address in use`);
+    // chained with `.context`, the binary's `{:#}` would print every cause twice.
     let node = lightspeed_actors::node::start(spec, Arc::clone(&admin.counters))
         .await
-        .context("starting the node")?;
+        .map_err(|e| anyhow::anyhow!("starting the node: {e}"))?;
     let mut gauge = tokio::time::interval(GAUGE_PERIOD);
     loop {
         tokio::select! {

@@ -3,87 +3,18 @@
 //!
 //! Every child is bounded: it is killed on drop and each wait has a deadline.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_lightspeed-node");
-const DEADLINE: Duration = Duration::from_secs(20);
+use std::net::TcpListener;
+use std::time::Duration;
 
-/// Kills and reaps the child when dropped, so a failed assertion never leaves it running.
-struct Guard(Child);
+use support::{Node, Proc, TempDir, http_get, mesh_identities, run};
 
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Guard {
-    fn spawn(args: &[&str]) -> Guard {
-        let child = Command::new(BIN)
-            .args(args)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn lightspeed-node");
-        Guard(child)
-    }
-
-    /// Waits for exit until `deadline` passes, then fails the test (the guard kills it).
-    fn wait(&mut self, deadline: Duration) -> ExitStatus {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.0.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                start.elapsed() < deadline,
-                "process still running after {deadline:?}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-/// A scratch directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("ls-node-cli-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn file(&self, name: &str, text: &str) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path.to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Runs the binary to completion and returns its exit code and stderr.
-fn run(args: &[&str]) -> (Option<i32>, String) {
-    let mut child = Guard::spawn(args);
-    let status = child.wait(DEADLINE);
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.0.stderr.take() {
-        pipe.read_to_string(&mut stderr).unwrap();
-    }
-    (status.code(), stderr)
+/// `[tls]` for a node whose identity `mesh_identities` wrote under `<dir>/<name>/`.
+fn tls(name: &str) -> String {
+    format!(
+        "[tls]\nca_cert = \"{name}/ca.crt\"\ncert = \"{name}/node.crt\"\nkey = \"{name}/node.key\"\n"
+    )
 }
 
 #[test]
@@ -123,11 +54,14 @@ fn unknown_field_exits_2_naming_it() {
 #[test]
 fn semantic_error_exits_2_naming_field_and_problem() {
     let dir = TempDir::new("semantic");
+    mesh_identities(&dir.0, &[]);
     let cfg = dir.file(
         "edge.toml",
         r#"
 [node]
 roles = ["edge"]
+[tls]
+ca_cert = "ca.crt"
 [edge]
 token = "0123456789abcdef"
 proxy = "lax"
@@ -159,10 +93,51 @@ fn unknown_role_flag_exits_2_naming_the_flag() {
 
 #[test]
 fn role_flag_is_validated_after_override() {
-    // The defaults are a valid relay; as an edge they lack the edge's required fields.
-    let (code, err) = run(&["--role", "edge"]);
+    // The defaults with a mesh identity are a valid relay; as an edge they lack the edge's
+    // required fields.
+    let dir = TempDir::new("role");
+    mesh_identities(&dir.0, &["sgp-relay"]);
+    let cfg = dir.file("relay.toml", &tls("sgp-relay"));
+    let (code, err) = run(&["--config", &cfg, "--role", "edge"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("edge.token: required for role edge"), "{err}");
+}
+
+#[test]
+fn defaults_without_a_mesh_identity_exit_2_naming_tls() {
+    let (code, err) = run(&[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(
+        err.trim_end(),
+        "error: invalid config (no --config given; built-in defaults): tls.cert: required for role relay (a mesh node certificate)"
+    );
+    let (code, err) = run(&["--role", "edge"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("tls.ca_cert: required: the mesh CA certificate"),
+        "{err}"
+    );
+}
+
+#[test]
+fn proxy_on_a_wildcard_address_without_advertise_exits_2() {
+    let dir = TempDir::new("advertise");
+    mesh_identities(&dir.0, &["lax1"]);
+    let cfg = dir.file(
+        "proxy.toml",
+        &format!(
+            "[node]\nname = \"lax1\"\nroles = [\"proxy\"]\n[proxy]\ntokens = [\"0123456789abcdef-token\"]\n{}",
+            tls("lax1")
+        ),
+    );
+    let (code, err) = run(&["--config", &cfg]);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "error: invalid config {cfg}: node.data_advertise: required for role proxy when node.data_listen is a wildcard address"
+        )
+    );
 }
 
 #[test]
@@ -182,69 +157,83 @@ fn demo_is_a_separate_subcommand_with_its_own_validation() {
     assert!(err.contains("'--loss <LOSS>'"), "{err}");
 }
 
-/// Sends one HTTP/1.1 GET and returns (status line, headers, body).
-fn http_get(addr: SocketAddr, path: &str) -> (String, String, String) {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect admin");
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).expect("read response");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("header/body separator");
-    let (status, headers) = head.split_once("\r\n").unwrap_or((head, ""));
-    (
-        status.to_string(),
-        headers.to_ascii_lowercase(),
-        body.to_string(),
-    )
-}
+#[test]
+fn mesh_init_and_issue_write_an_identity_a_relay_starts_with() {
+    let dir = TempDir::new("mesh");
+    let ca_dir = dir.path("ca");
+    let node_dir = dir.path("sgp-relay");
+    let (ca_dir, node_dir) = (ca_dir.to_str().unwrap(), node_dir.to_str().unwrap());
 
-/// Reads JSON log lines from stderr until `message` appears, returning that line's fields.
-fn wait_for_log(lines: &mpsc::Receiver<String>, message: &str) -> serde_json::Value {
-    let start = Instant::now();
-    loop {
-        let left = DEADLINE.saturating_sub(start.elapsed());
-        let line = lines
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("no '{message}' log line within {DEADLINE:?}"));
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
-            && v["fields"]["message"] == message
-        {
-            return v["fields"].clone();
-        }
+    let mut init = Proc::spawn(&["mesh", "init", "--out", ca_dir, "--name", "test-mesh"]);
+    let status = init.wait(support::DEADLINE);
+    assert_eq!(status.code(), Some(0), "{}", init.stderr());
+    assert!(init.stdout().contains("mesh CA 'test-mesh' written"));
+    for file in ["ca.crt", "ca.key"] {
+        assert!(dir.path("ca").join(file).is_file(), "{file}");
     }
+
+    let mut issue = Proc::spawn(&[
+        "mesh",
+        "issue",
+        "--ca",
+        ca_dir,
+        "--name",
+        "sgp-relay",
+        "--out",
+        node_dir,
+    ]);
+    let status = issue.wait(support::DEADLINE);
+    assert_eq!(status.code(), Some(0), "{}", issue.stderr());
+    assert!(issue.stdout().contains("node 'sgp-relay' identity written"));
+
+    // Issuing into an existing identity refuses to overwrite it.
+    let (code, err) = run(&[
+        "mesh",
+        "issue",
+        "--ca",
+        ca_dir,
+        "--name",
+        "sgp-relay",
+        "--out",
+        node_dir,
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.starts_with("error: writing the node identity to"),
+        "{err}"
+    );
+
+    let relay = Node::start(
+        &dir,
+        "relay.toml",
+        &format!(
+            "[node]\nname = \"sgp-relay\"\nroles = [\"relay\"]\ndata_listen = \"127.0.0.1:0\"\ncontrol_listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n{}",
+            tls("sgp-relay")
+        ),
+    );
+    assert!(relay.control.is_some(), "a relay serves the control plane");
 }
 
 #[test]
 fn relay_serves_health_and_metrics_and_stops_on_sigterm() {
     let dir = TempDir::new("relay");
-    let cfg = dir.file(
+    mesh_identities(&dir.0, &["sgp-relay"]);
+    let mut node = Node::start(
+        &dir,
         "relay.toml",
-        r#"
+        &format!(
+            r#"
 [node]
 name = "sgp-relay"
 roles = ["relay"]
 data_listen = "127.0.0.1:0"
 control_listen = "127.0.0.1:0"
 admin_listen = "127.0.0.1:0"
-"#,
+{}"#,
+            tls("sgp-relay")
+        ),
     );
-    let mut node = Guard::spawn(&["--config", &cfg, "--log-format", "json"]);
-    let (tx, lines) = mpsc::channel();
-    let stderr = node.0.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let fields = wait_for_log(&lines, "admin HTTP listening");
-    let addr: SocketAddr = fields["addr"].as_str().unwrap().parse().unwrap();
+    let addr = node.admin;
 
     let (status, headers, body) = http_get(addr, "/health");
     assert_eq!(status, "HTTP/1.1 200 OK");
@@ -281,22 +270,24 @@ admin_listen = "127.0.0.1:0"
     let (status, _, _) = http_get(addr, "/nope");
     assert_eq!(status, "HTTP/1.1 404 Not Found");
 
-    let pid = node.0.id().to_string();
-    let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(kill.success());
-    let status = node.wait(Duration::from_secs(10));
+    node.proc.signal("TERM");
+    let status = node.proc.wait(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0), "exit status {status:?}");
-    wait_for_log(&lines, "stopped");
+    assert_eq!(node.proc.logs("stopped").len(), 1, "{}", node.proc.stderr());
 }
 
 #[test]
 fn busy_admin_port_exits_1_with_context() {
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let dir = TempDir::new("busy");
+    mesh_identities(&dir.0, &["lightspeed"]);
     let cfg = dir.file(
         "relay.toml",
-        "[node]\ndata_listen = \"127.0.0.1:0\"\ncontrol_listen = \"127.0.0.1:0\"\n",
+        &format!(
+            "[node]\ndata_listen = \"127.0.0.1:0\"\ncontrol_listen = \"127.0.0.1:0\"\n{}",
+            tls("lightspeed")
+        ),
     );
     let (code, err) = run(&["--config", &cfg, "--admin", &addr]);
     assert_eq!(code, Some(1), "{err}");
@@ -305,5 +296,56 @@ fn busy_admin_port_exits_1_with_context() {
             "cannot listen for admin HTTP on {addr} (node.admin_listen)"
         )),
         "{err}"
+    );
+}
+
+#[test]
+fn unreadable_ca_certificate_exits_1_naming_the_file_once() {
+    let dir = TempDir::new("badca");
+    mesh_identities(&dir.0, &["lightspeed"]);
+    dir.file("junk.crt", "not a certificate\n");
+    let cfg = dir.file(
+        "relay.toml",
+        "[node]\ndata_listen = \"127.0.0.1:0\"\ncontrol_listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n[tls]\nca_cert = \"junk.crt\"\ncert = \"lightspeed/node.crt\"\nkey = \"lightspeed/node.key\"\n",
+    );
+    let (code, err) = run(&["--config", &cfg, "--log-format", "json"]);
+    assert_eq!(code, Some(1), "{err}");
+    let junk = dir.path("junk.crt");
+    let expected = format!(
+        "engine failed: starting the node: mesh identity: {}: no PEM certificate: no items found",
+        junk.display()
+    );
+    let logged = err
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["level"] == "ERROR")
+        .unwrap_or_else(|| panic!("no ERROR line in:\n{err}"));
+    assert_eq!(logged["fields"]["message"], expected);
+}
+
+#[test]
+fn busy_data_port_exits_1_naming_it_once() {
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let dir = TempDir::new("busydata");
+    mesh_identities(&dir.0, &["lightspeed"]);
+    let cfg = dir.file(
+        "relay.toml",
+        &format!(
+            "[node]\ndata_listen = \"{addr}\"\ncontrol_listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n{}",
+            tls("lightspeed")
+        ),
+    );
+    let (code, err) = run(&["--config", &cfg]);
+    assert_eq!(code, Some(1), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("ERROR"))
+        .unwrap_or_else(|| panic!("no ERROR line in:\n{err}"));
+    assert!(
+        line.ends_with(&format!(
+            "engine failed: starting the node: binding data socket on {addr}: Address already in use (os error 98)"
+        )),
+        "{line}"
     );
 }

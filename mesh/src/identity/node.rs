@@ -157,9 +157,14 @@ impl MeshTrust {
         Ok(trust)
     }
 
-    /// Loads `ca.crt` (or any PEM CA certificate file).
+    /// Loads `ca.crt` (or any PEM CA certificate file). A file that is not a CA certificate
+    /// is reported as [`IdentityError::Pem`] naming it: an operator with several PEM files
+    /// must be told which one is wrong.
     pub fn load(path: &Path) -> Result<MeshTrust, IdentityError> {
-        MeshTrust::from_pem(&read_pem(path)?)
+        MeshTrust::from_pem(&read_pem(path)?).map_err(|e| match e {
+            IdentityError::BadCertificate(reason) => pem_err(path, reason),
+            other => other,
+        })
     }
 
     /// The CA certificate, DER.

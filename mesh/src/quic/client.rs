@@ -50,11 +50,16 @@ pub fn client_endpoint(
     Ok(endpoint)
 }
 
+type Streams = (quinn::SendStream, quinn::RecvStream);
+
 /// Requests to one control server over one reused connection.
 ///
 /// A request that fails because the connection died is not retried once its frame may have
 /// been sent (requests need not be idempotent); the next request reconnects. A request whose
 /// stream could not even be opened on a dead connection is retried once on a new connection.
+/// A request that times out abandons its connection too: a server that crashed and came back
+/// (a restarted process) has forgotten the connection and its stateless resets do not verify,
+/// so without this every request would time out until the idle timeout noticed.
 pub struct ControlClient {
     endpoint: Endpoint,
     server_addr: SocketAddr,
@@ -119,14 +124,35 @@ impl ControlClient {
                 max,
             });
         }
+        let mut used = None;
         let exchange = async {
-            let (mut send, mut recv) = self.open_stream().await?;
+            let (conn, (mut send, mut recv)) = self.open_stream().await?;
+            used = Some(conn);
             write_frame(&mut send, frame, max).await?;
             read_frame(&mut recv, max).await
         };
-        timeout(deadline, exchange)
-            .await
-            .map_err(|_| QuicError::Timeout(deadline))?
+        match timeout(deadline, exchange).await {
+            Ok(result) => result,
+            Err(_) => {
+                if let Some(conn) = used {
+                    self.abandon(&conn).await;
+                }
+                Err(QuicError::Timeout(deadline))
+            }
+        }
+    }
+
+    /// Closes `conn` after a request on it timed out, and forgets it unless another request
+    /// already replaced it, so the next request dials a fresh connection.
+    async fn abandon(&self, conn: &Connection) {
+        let mut slot = self.conn.lock().await;
+        if slot
+            .as_ref()
+            .is_some_and(|c| c.stable_id() == conn.stable_id())
+        {
+            *slot = None;
+        }
+        conn.close(code(codes::OK), b"request timed out");
     }
 
     /// The largest datagram payload the current connection can carry now, if it has one and
@@ -143,10 +169,11 @@ impl ControlClient {
         }
     }
 
-    async fn open_stream(&self) -> Result<(quinn::SendStream, quinn::RecvStream), QuicError> {
+    /// A new stream, and the connection it is on.
+    async fn open_stream(&self) -> Result<(Connection, Streams), QuicError> {
         let conn = self.connection().await?;
         match conn.open_bi().await {
-            Ok(stream) => Ok(stream),
+            Ok(stream) => Ok((conn, stream)),
             Err(e) => {
                 let err = QuicError::from_connection(e);
                 if matches!(err, QuicError::Refused(_)) {
@@ -154,7 +181,8 @@ impl ControlClient {
                 }
                 // Nothing was sent on the dead connection, so one retry is safe.
                 let conn = self.connection().await?;
-                conn.open_bi().await.map_err(QuicError::from_connection)
+                let stream = conn.open_bi().await.map_err(QuicError::from_connection)?;
+                Ok((conn, stream))
             }
         }
     }

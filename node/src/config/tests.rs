@@ -1,6 +1,9 @@
 //! Config parsing and validation: every rule fails on the field it names.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use lightspeed_mesh::identity::{Identity, MeshCa};
 
 use super::*;
 
@@ -11,6 +14,7 @@ name = "bkk-home"
 region = "bkk"
 roles = ["edge", "relay", "proxy"]
 data_listen = "0.0.0.0:4434"
+data_advertise = "198.51.100.40:4434"
 control_listen = "0.0.0.0:4433"
 
 [proxy]
@@ -39,13 +43,57 @@ data = "203.0.113.30:4434"
 server_name = "lax.mesh.example"
 "#;
 
-fn base() -> Config {
-    Config::from_toml(ALL_ROLES).unwrap()
+/// A real mesh identity (CA certificate, node certificate and key, as `mesh issue` writes
+/// them) in a scratch directory that is removed on drop.
+struct TlsFiles {
+    dir: PathBuf,
+}
+
+impl TlsFiles {
+    fn new() -> TlsFiles {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "ls-node-tls-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let ca = MeshCa::generate("test-mesh").unwrap();
+        let node = ca.issue_node("bkk-home").unwrap();
+        Identity::new(ca.trust(), node).unwrap().save(&dir).unwrap();
+        TlsFiles { dir }
+    }
+
+    fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+
+    /// Points `[tls]` at all three files.
+    fn apply(&self, c: &mut Config) {
+        c.tls = TlsSection {
+            ca_cert: Some(self.path("ca.crt")),
+            cert: Some(self.path("node.crt")),
+            key: Some(self.path("node.key")),
+        };
+    }
+}
+
+impl Drop for TlsFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The valid all-roles config with real TLS files; keep the files alive while validating.
+fn base() -> (Config, TlsFiles) {
+    let mut c = Config::from_toml(ALL_ROLES).unwrap();
+    let tls = TlsFiles::new();
+    tls.apply(&mut c);
+    (c, tls)
 }
 
 /// Applies `change` to the valid base config and returns the field validation names.
 fn field_after(change: impl FnOnce(&mut Config)) -> String {
-    let mut c = base();
+    let (mut c, _tls) = base();
     change(&mut c);
     c.validate().expect_err("expected a validation error").field
 }
@@ -56,7 +104,7 @@ fn parse_err(doc: &str) -> ParseError {
 
 #[test]
 fn base_config_is_valid_and_parsed_as_written() {
-    let c = base();
+    let (c, _tls) = base();
     c.validate().unwrap();
     assert_eq!(c.node.roles, vec![Role::Edge, Role::Relay, Role::Proxy]);
     assert_eq!(c.edge.fec, FecSetting::Rs { k: 4, m: 2 });
@@ -68,6 +116,10 @@ fn base_config_is_valid_and_parsed_as_written() {
     assert_eq!(c.edge.keepalive, Duration::from_millis(500));
     assert_eq!(c.edge.fec_deadline, Duration::from_millis(2));
     assert_eq!(c.node.admin_listen, "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(
+        c.node.data_advertise,
+        Some("198.51.100.40:4434".parse().unwrap())
+    );
 }
 
 #[test]
@@ -83,12 +135,19 @@ fn empty_file_is_the_default_relay() {
         (1_000, 2_000)
     );
     assert_eq!(c.limits.max_pending_flows, 256);
+    assert_eq!(c.node.data_advertise, None);
+    assert_eq!(c.tls, TlsSection::default());
+    // A relay is a mesh member: the defaults lack its certificate until [tls] is filled in.
+    assert_eq!(c.validate().unwrap_err().field, "tls.cert");
+    let mut c = c;
+    let tls = TlsFiles::new();
+    tls.apply(&mut c);
     c.validate().unwrap();
 }
 
 #[test]
 fn token_debug_output_is_redacted() {
-    let c = base();
+    let (c, _tls) = base();
     let dump = format!("{c:?}");
     assert!(!dump.contains("player-one"), "{dump}");
     assert!(dump.contains("Token(<27 chars redacted>)"));
@@ -114,22 +173,88 @@ fn node_rules_name_their_fields() {
 
 #[test]
 fn tls_paths_must_exist_and_come_in_pairs() {
-    let existing = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
     assert_eq!(
         field_after(|c| c.tls.ca_cert = Some("/nonexistent/ca.pem".into())),
         "tls.ca_cert"
     );
     assert_eq!(
-        field_after(|c| c.tls.cert = Some(existing.clone())),
-        "tls.key"
-    );
-    assert_eq!(
-        field_after(|c| c.tls.key = Some(existing.clone())),
+        field_after(|c| c.tls.cert = Some("/nonexistent/node.crt".into())),
         "tls.cert"
     );
-    let mut c = base();
-    c.tls.cert = Some(existing.clone());
-    c.tls.key = Some(existing);
+    assert_eq!(
+        field_after(|c| c.tls.key = Some("/nonexistent/node.key".into())),
+        "tls.key"
+    );
+    assert_eq!(field_after(|c| c.tls.key = None), "tls.key");
+    let err = {
+        let (mut c, _tls) = base();
+        c.tls.cert = None;
+        c.validate().unwrap_err()
+    };
+    assert_eq!(err.to_string(), "tls.cert: required when tls.key is set");
+}
+
+#[test]
+fn relay_and_proxy_need_a_node_certificate() {
+    for role in [Role::Relay, Role::Proxy] {
+        let (mut c, _tls) = base();
+        c.node.roles = vec![role];
+        c.tls.cert = None;
+        c.tls.key = None;
+        let err = c.validate().unwrap_err();
+        assert_eq!(err.field, "tls.cert", "role {role}");
+        assert_eq!(
+            err.problem,
+            format!("required for role {role} (a mesh node certificate)")
+        );
+    }
+    // An edge only verifies its proxy: the CA alone is enough.
+    let (mut c, _tls) = base();
+    c.node.roles = vec![Role::Edge];
+    c.tls.cert = None;
+    c.tls.key = None;
+    c.validate().unwrap();
+}
+
+#[test]
+fn every_role_needs_the_mesh_ca() {
+    for roles in [vec![Role::Edge], vec![Role::Relay], vec![Role::Proxy]] {
+        let (mut c, _tls) = base();
+        c.node.roles = roles.clone();
+        c.tls.ca_cert = None;
+        let err = c.validate().unwrap_err();
+        assert_eq!(err.field, "tls.ca_cert", "roles {roles:?}");
+        assert_eq!(err.problem, "required: the mesh CA certificate");
+    }
+}
+
+#[test]
+fn proxy_on_a_wildcard_address_needs_data_advertise() {
+    let err = {
+        let (mut c, _tls) = base();
+        c.node.data_advertise = None;
+        c.validate().unwrap_err()
+    };
+    assert_eq!(
+        err.to_string(),
+        "node.data_advertise: required for role proxy when node.data_listen is a wildcard address"
+    );
+    assert_eq!(
+        field_after(|c| c.node.data_advertise = Some("0.0.0.0:4434".parse().unwrap())),
+        "node.data_advertise"
+    );
+    assert_eq!(
+        field_after(|c| c.node.data_advertise = Some("198.51.100.40:0".parse().unwrap())),
+        "node.data_advertise"
+    );
+    // A concrete listen address is what peers send to; no advertise needed.
+    let (mut c, _tls) = base();
+    c.node.data_listen = "198.51.100.40:4434".parse().unwrap();
+    c.node.data_advertise = None;
+    c.validate().unwrap();
+    // Only proxies hand their data address out; a wildcard relay is fine.
+    c.node.data_listen = "0.0.0.0:4434".parse().unwrap();
+    c.node.roles = vec![Role::Edge, Role::Relay];
     c.validate().unwrap();
 }
 
@@ -148,7 +273,7 @@ fn limit_rules_name_their_fields() {
         "limits.per_session_pps"
     );
     let err = {
-        let mut c = base();
+        let (mut c, _tls) = base();
         c.limits.per_source_pps = 500;
         c.validate().unwrap_err()
     };
@@ -207,7 +332,7 @@ fn proxy_rules_name_their_fields() {
         "proxy.allow_destinations[0]"
     );
     // Without role proxy, no tokens is fine.
-    let mut c = base();
+    let (mut c, _tls) = base();
     c.node.roles = vec![Role::Edge];
     c.proxy.tokens.clear();
     c.validate().unwrap();
@@ -250,7 +375,7 @@ fn edge_rules_name_their_fields() {
 
 #[test]
 fn unknown_via_peer_message_names_field_and_peer() {
-    let mut c = base();
+    let (mut c, _tls) = base();
     c.edge.via = vec!["sgp".into(), "fra".into()];
     let err = c.validate().unwrap_err();
     assert_eq!(err.to_string(), "edge.via[1]: unknown peer 'fra'");
@@ -289,6 +414,10 @@ fn role_override_replaces_roles_before_validation() {
     assert_eq!(c.node.roles, vec![Role::Edge]);
     assert_eq!(c.node.log_format, LogFormat::Json);
     assert_eq!(c.node.admin_listen.port(), 9100);
+    assert_eq!(c.validate().unwrap_err().field, "tls.ca_cert");
+    // With the CA (all an edge needs from [tls]) the edge's own fields are what is missing.
+    let tls = TlsFiles::new();
+    c.tls.ca_cert = Some(tls.path("ca.crt"));
     assert_eq!(c.validate().unwrap_err().field, "edge.token");
 }
 
@@ -336,13 +465,18 @@ fn parse_errors_name_the_field() {
 
 #[test]
 fn load_reports_file_and_resolves_tls_paths_against_it() {
-    let dir = std::env::temp_dir().join(format!("ls-node-cfg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("ca.pem"), "not checked yet").unwrap();
+    let tls = TlsFiles::new();
+    let dir = tls.dir.clone();
     let file = dir.join("relay.toml");
-    std::fs::write(&file, "[tls]\nca_cert = \"ca.pem\"\n").unwrap();
+    std::fs::write(
+        &file,
+        "[tls]\nca_cert = \"ca.crt\"\ncert = \"node.crt\"\nkey = \"./node.key\"\n",
+    )
+    .unwrap();
     let c = load(Some(&file), &Overrides::default()).unwrap();
-    assert_eq!(c.tls.ca_cert, Some(dir.join("ca.pem")));
+    assert_eq!(c.tls.ca_cert, Some(dir.join("ca.crt")));
+    assert_eq!(c.tls.cert, Some(dir.join("node.crt")));
+    assert_eq!(c.tls.key, Some(dir.join("./node.key")));
 
     std::fs::write(&file, "[tls]\ncert = \"missing.pem\"\n").unwrap();
     let err = load(Some(&file), &Overrides::default()).unwrap_err();
@@ -354,7 +488,6 @@ fn load_reports_file_and_resolves_tls_paths_against_it() {
         )),
         "{text}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 
     let err = load(Some(&dir.join("nope.toml")), &Overrides::default()).unwrap_err();
     assert!(matches!(err, LoadError::Read { .. }), "{err}");
