@@ -247,8 +247,11 @@ impl SessionActor {
                 Ok(())
             });
             if let Err(e) = installed {
-                tracing::warn!(%client, error = %e, "session set-up failed");
-                act.dp.table.drop_flow(&(redirect, client));
+                let retry_in = act
+                    .dp
+                    .table
+                    .fail_flow((redirect, client), act.dp.clock.now());
+                tracing::warn!(%client, error = %e, ?retry_in, "session set-up failed");
             }
         }));
     }
@@ -437,7 +440,14 @@ impl actix::Handler<Event> for SessionActor {
             }
             DataEvent::Bound(id) => tracing::debug!(session = %id, "session bound"),
             DataEvent::PathDead(id) => {
-                tracing::warn!(session = %id, "path stopped answering")
+                // Until routing can move the session to another path, a dead path ends it:
+                // the game's next packet sets up a fresh session (through a restarted proxy,
+                // say) instead of waiting for the idle timeout.
+                self.dp.remove_session(id);
+                tracing::warn!(
+                    session = %id,
+                    "path stopped answering; session dropped, the next game packet sets up a new one"
+                );
             }
             DataEvent::Closed(id) => tracing::info!(session = %id, "session closed by peer"),
         }

@@ -85,11 +85,21 @@ fn wrong_token_is_refused_and_nothing_reaches_the_server() {
         error.contains("refused by the proxy (BadToken)"),
         "edge error: {error}"
     );
-    // Further packets retry the set-up and are refused again; none is ever forwarded.
+    // Packets right after the refusal are dropped at the edge while it backs off (1 s, then
+    // doubling), not turned into a session request each.
     for i in 1..5 {
         mesh.client.send(&support::udp::payload(i));
     }
+    wait_until("backoff drops counted", Duration::from_secs(5), || {
+        mesh.edge.drops("flow_refused") >= 4
+    });
+    assert_eq!(mesh.proxy.proc.logs("session refused").len(), 1);
+    // After the backoff the edge asks again, and is refused again.
+    let mut i = 5;
     wait_until("a second refusal", Duration::from_secs(5), || {
+        mesh.client.send(&support::udp::payload(i));
+        i += 1;
+        std::thread::sleep(Duration::from_millis(50));
         mesh.proxy.proc.logs("session refused").len() >= 2
     });
     assert_eq!(mesh.client.received_within(Duration::from_millis(300)), 0);

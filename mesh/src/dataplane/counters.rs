@@ -83,6 +83,8 @@ drop_reasons! {
     TableFull => "table_full",
     /// Game flow waiting for its session to be set up.
     FlowPending => "flow_pending",
+    /// Game flow whose session set-up failed, backing off before it asks again.
+    FlowRefused => "flow_refused",
     /// The socket refused the send.
     SendFailed => "send_failed",
 }
@@ -230,6 +232,6 @@ mod tests {
         assert_eq!(h.buckets[1], 1);
         assert_eq!(h.buckets[RTT_BUCKETS.len()], 1);
         assert!((h.sum_seconds - 2.0007).abs() < 1e-9);
-        assert_eq!(DropReason::ALL.len(), 19);
+        assert_eq!(DropReason::ALL.len(), 20);
     }
 }

@@ -505,7 +505,7 @@ impl DataPlane {
             .flow_session(&key)
             .and_then(|id| self.table.get(id))
         else {
-            match self.table.hold_pending(key, payload) {
+            match self.table.hold_pending(key, payload, now) {
                 Ok(true) => {
                     if self
                         .events
@@ -520,6 +520,7 @@ impl DataPlane {
                     }
                 }
                 Ok(false) => {}
+                Err(TableError::Backoff) => c.dropped(DropReason::FlowRefused),
                 Err(_) => c.dropped(DropReason::FlowPending),
             }
             return;

@@ -89,7 +89,21 @@ pub enum Flow {
     Pending(Vec<Vec<u8>>),
     /// Mapped to a session.
     Active(SessionId),
+    /// Its last set-up failed (refused, unreachable): the game's datagrams are dropped until
+    /// `until`, then the next one asks again. Without this a refused client would send a
+    /// session request per game packet (64 a second for a 64 Hz game).
+    Backoff {
+        /// When the next attempt may start.
+        until: Micros,
+        /// Consecutive failures, for the exponential backoff.
+        failures: u32,
+    },
 }
+
+/// First retry delay after a failed set-up; doubled per failure up to [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
+/// Longest retry delay: a player whose proxy comes back is reconnected within this.
+pub const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Why an insert was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -101,6 +115,9 @@ pub enum TableError {
     /// The id is taken (ids are chosen by proxies; the caller picks another).
     #[error("session id already in use")]
     Collision,
+    /// The flow's last set-up failed and its retry time has not come.
+    #[error("flow is backing off after a failed set-up")]
+    Backoff,
 }
 
 /// All sessions of a node.
@@ -111,6 +128,8 @@ pub struct SessionTable {
     // never the (possibly 10,000) relay transit entries.
     timed: DashMap<SessionId, Arc<Entry>>,
     flows: DashMap<FlowKey, Flow>,
+    // Failure counts of flows retrying after a backoff (bounded by the flow cap).
+    retry_counts: DashMap<FlowKey, u32>,
     max_sessions: usize,
     max_flows: usize,
 }
@@ -122,6 +141,7 @@ impl SessionTable {
             sessions: DashMap::new(),
             timed: DashMap::new(),
             flows: DashMap::new(),
+            retry_counts: DashMap::new(),
             max_sessions,
             max_flows,
         }
@@ -203,14 +223,33 @@ impl SessionTable {
     }
 
     /// Holds a datagram of a flow without a session. Returns `Ok(true)` when the flow is new
-    /// (the caller asks for a session), `Ok(false)` when it was already pending, and an error
-    /// when the flow table or the flow's queue is full.
-    pub fn hold_pending(&self, key: FlowKey, payload: &[u8]) -> Result<bool, TableError> {
+    /// or its backoff is over (the caller asks for a session), `Ok(false)` when it was already
+    /// pending, and an error when the flow table or the flow's queue is full or the flow is
+    /// backing off.
+    pub fn hold_pending(
+        &self,
+        key: FlowKey,
+        payload: &[u8],
+        now: Micros,
+    ) -> Result<bool, TableError> {
         if let Some(mut f) = self.flows.get_mut(&key) {
             return match f.value_mut() {
                 Flow::Pending(q) if q.len() < MAX_PENDING => {
                     q.push(payload.to_vec());
                     Ok(false)
+                }
+                Flow::Backoff { until, .. } if now < *until => Err(TableError::Backoff),
+                Flow::Backoff { .. } => {
+                    // Keep the failure count (in the pending queue's place it is lost, which
+                    // is fine: a success resets it anyway, a failure restarts at `failures`).
+                    let failures = match f.value() {
+                        Flow::Backoff { failures, .. } => *failures,
+                        _ => 0,
+                    };
+                    *f.value_mut() = Flow::Pending(vec![payload.to_vec()]);
+                    drop(f);
+                    self.retry_counts.insert(key, failures);
+                    Ok(true)
                 }
                 _ => Err(TableError::Full),
             };
@@ -225,15 +264,34 @@ impl SessionTable {
 
     /// Maps a flow to its new session and hands back the datagrams held meanwhile.
     pub fn activate_flow(&self, key: FlowKey, id: SessionId) -> Vec<Vec<u8>> {
+        self.retry_counts.remove(&key);
         match self.flows.insert(key, Flow::Active(id)) {
             Some(Flow::Pending(q)) => q,
             _ => Vec::new(),
         }
     }
 
-    /// Forgets a flow whose session could not be set up.
+    /// Forgets a flow.
     pub fn drop_flow(&self, key: &FlowKey) {
         self.flows.remove(key);
+        self.retry_counts.remove(key);
+    }
+
+    /// Records a failed set-up: the flow's datagrams are dropped until the returned backoff
+    /// has passed (1 s, doubling per consecutive failure, at most 30 s).
+    pub fn fail_flow(&self, key: FlowKey, now: Micros) -> std::time::Duration {
+        let failures = self.retry_counts.remove(&key).map_or(0, |(_, n)| n);
+        let backoff = FIRST_BACKOFF
+            .saturating_mul(1u32 << failures.min(5))
+            .min(MAX_BACKOFF);
+        self.flows.insert(
+            key,
+            Flow::Backoff {
+                until: now + backoff,
+                failures: failures.saturating_add(1),
+            },
+        );
+        backoff
     }
 
     /// Removes sessions for which `expired` says so (under each entry's lock), returning them.
@@ -310,14 +368,15 @@ mod tests {
     fn pending_flows_are_bounded_and_handed_over() {
         let t = SessionTable::new(8, 1);
         let k: FlowKey = (0, "127.0.0.1:5000".parse().unwrap());
-        assert_eq!(t.hold_pending(k, b"a"), Ok(true));
-        assert_eq!(t.hold_pending(k, b"b"), Ok(false));
+        let now = Micros(0);
+        assert_eq!(t.hold_pending(k, b"a", now), Ok(true));
+        assert_eq!(t.hold_pending(k, b"b", now), Ok(false));
         let other: FlowKey = (0, "127.0.0.1:5001".parse().unwrap());
-        assert_eq!(t.hold_pending(other, b"x"), Err(TableError::Full));
+        assert_eq!(t.hold_pending(other, b"x", now), Err(TableError::Full));
         for _ in 2..MAX_PENDING {
-            t.hold_pending(k, b"c").unwrap();
+            t.hold_pending(k, b"c", now).unwrap();
         }
-        assert_eq!(t.hold_pending(k, b"d"), Err(TableError::Full));
+        assert_eq!(t.hold_pending(k, b"d", now), Err(TableError::Full));
         let held = t.activate_flow(k, SessionId(5));
         assert_eq!(held.len(), MAX_PENDING);
         assert_eq!(held[0], b"a");
@@ -325,6 +384,34 @@ mod tests {
         t.insert(relay_entry(5)).unwrap();
         t.remove(SessionId(5));
         assert_eq!(t.flow_session(&k), None);
+    }
+
+    #[test]
+    fn failed_flows_back_off_exponentially_then_retry() {
+        let t = SessionTable::new(8, 4);
+        let k: FlowKey = (0, "127.0.0.1:5000".parse().unwrap());
+        let s = |secs: u64| Micros(secs * 1_000_000);
+        assert_eq!(t.hold_pending(k, b"a", s(0)), Ok(true));
+        assert_eq!(t.fail_flow(k, s(0)), FIRST_BACKOFF);
+        assert_eq!(t.hold_pending(k, b"b", s(0)), Err(TableError::Backoff));
+        assert_eq!(t.hold_pending(k, b"c", s(1)), Ok(true), "retry after 1 s");
+        assert_eq!(t.fail_flow(k, s(1)), FIRST_BACKOFF * 2);
+        assert_eq!(t.hold_pending(k, b"d", s(2)), Err(TableError::Backoff));
+        assert_eq!(t.hold_pending(k, b"e", s(3)), Ok(true));
+        for _ in 0..10 {
+            t.fail_flow(k, s(3));
+            let _ = t.hold_pending(k, b"f", s(100));
+        }
+        assert_eq!(t.fail_flow(k, s(100)), MAX_BACKOFF);
+        assert_eq!(t.hold_pending(k, b"g", s(130)), Ok(true));
+        t.activate_flow(k, SessionId(3));
+        t.drop_flow(&k);
+        assert_eq!(t.hold_pending(k, b"h", s(130)), Ok(true));
+        assert_eq!(
+            t.fail_flow(k, s(130)),
+            FIRST_BACKOFF,
+            "success reset the count"
+        );
     }
 
     #[test]
