@@ -54,12 +54,9 @@ impl Hop {
         }
     }
 
-    /// CPU time the forwarding thread has used, in nanoseconds (from `schedstat`).
+    /// CPU time the forwarding thread has used, in nanoseconds.
     pub(crate) fn cpu_ns(&self) -> u64 {
-        std::fs::read_to_string(format!("{}/schedstat", self.task_dir))
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
+        cpu_ns(&self.task_dir)
     }
 }
 
@@ -72,6 +69,21 @@ impl Drop for Hop {
             let _ = t.join();
         }
     }
+}
+
+/// `/proc/<pid>/task/<tid>` of the calling thread (`/proc/thread-self` links there).
+pub(crate) fn this_thread_dir() -> String {
+    std::fs::read_link("/proc/thread-self")
+        .map(|p| format!("/proc/{}", p.display()))
+        .unwrap_or_default()
+}
+
+/// CPU time a thread has used, in nanoseconds (first field of its `schedstat`).
+pub(crate) fn cpu_ns(task_dir: &str) -> u64 {
+    std::fs::read_to_string(format!("{task_dir}/schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Runs `setup` inside a fresh current-thread runtime on a new thread (it spawns the
@@ -89,10 +101,7 @@ fn on_own_thread<T: Send + 'static>(
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
-            // `/proc/thread-self` is a link to `<pid>/task/<tid>`: this thread's stats.
-            let task = std::fs::read_link("/proc/thread-self")
-                .map(|p| format!("/proc/{}", p.display()))
-                .unwrap_or_default();
+            let task = this_thread_dir();
             rt.block_on(async move {
                 let _ = tx.send((setup(), task));
                 let _ = stop_rx.await;
