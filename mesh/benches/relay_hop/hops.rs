@@ -6,7 +6,7 @@
 //! [`RecvBatch`], copies each datagram into a [`SendBatch`] slot and flushes with `sendmmsg`.
 //! That is exactly the shape of `DataPlane::data_loop`; the baseline only leaves out what a
 //! LightSpeed relay adds per packet (header parse, session lookup, MAC verify, replay window,
-//! rate limit, counters) and the relay's 1 ms timer task.
+//! rate limit, counters) and the relay's timer task.
 
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
@@ -52,6 +52,16 @@ impl Hop {
             }
             None => self.forwarded.load(Relaxed),
         }
+    }
+
+    /// Packets the relay refused (all drop reasons; always 0 for the baseline).
+    pub(crate) fn drops(&self) -> u64 {
+        self.relay.as_ref().map_or(0, |dp| {
+            lightspeed_mesh::dataplane::DropReason::ALL
+                .iter()
+                .map(|r| dp.counters.drops(*r))
+                .sum()
+        })
     }
 
     /// CPU time the forwarding thread has used, in nanoseconds.

@@ -93,15 +93,23 @@ fn throughput_section() {
         "\n== throughput: 16 sessions, 226-byte packets offered at {offer} kpps, {secs} s per run, {rounds} alternating rounds"
     );
     println!(
-        "{:<18} {:>10} {:>10} {:>10} {:>6} {:>11} {:>6} {:>6}",
-        "run (kpps)", "offered", "forwarded", "delivered", "cpu", "fwd/cpu-s", "snd", "rcv"
+        "{:<18} {:>10} {:>10} {:>10} {:>6} {:>11} {:>6} {:>6} {:>6}",
+        "run (kpps)",
+        "offered",
+        "forwarded",
+        "delivered",
+        "cpu",
+        "fwd/cpu-s",
+        "snd",
+        "rcv",
+        "drops"
     );
     let mut runs: [Vec<throughput::Run>; 2] = [Vec::new(), Vec::new()];
     for round in 0..rounds {
         for (i, relay) in [false, true].into_iter().enumerate() {
             let r = throughput::run_once(relay, round, Duration::from_secs_f64(secs), offer * 1e3);
             println!(
-                "{:<18} {:>10.1} {:>10.1} {:>10.1} {:>5.0}% {:>11.1} {:>5.0}% {:>5.0}%",
+                "{:<18} {:>10.1} {:>10.1} {:>10.1} {:>5.0}% {:>11.1} {:>5.0}% {:>5.0}% {:>6}",
                 format!(
                     "{} #{}",
                     if relay { "LightSpeed" } else { "baseline" },
@@ -113,7 +121,8 @@ fn throughput_section() {
                 r.cpu * 100.0,
                 r.per_cpu_second / 1e3,
                 r.load_cpu.0 * 100.0,
-                r.load_cpu.1 * 100.0
+                r.load_cpu.1 * 100.0,
+                r.drops
             );
             runs[i].push(r);
         }

@@ -43,6 +43,8 @@ pub(crate) struct Run {
     pub(crate) cpu: f64,
     /// Forwarded packets per CPU-second of the forwarder thread.
     pub(crate) per_cpu_second: f64,
+    /// Packets the relay refused during the whole run (0 for the baseline).
+    pub(crate) drops: u64,
     /// Share of one core the sender and the receiver threads used.
     pub(crate) load_cpu: (f64, f64),
 }
@@ -212,6 +214,7 @@ pub(crate) fn run_once(relay: bool, run: u32, window: Duration, offer_pps: f64) 
     stop.store(true, Relaxed);
     let _ = sender.join();
     let _ = receiver.join();
+    let drops = hop.drops();
     drop(hop);
     let secs = (t1 - t0).as_secs_f64();
     let cpu_secs = (c1.saturating_sub(c0)) as f64 / 1e9;
@@ -225,6 +228,7 @@ pub(crate) fn run_once(relay: bool, run: u32, window: Duration, offer_pps: f64) 
         } else {
             0.0
         },
+        drops,
         load_cpu: (
             sc1.saturating_sub(sc0) as f64 / 1e9 / secs,
             rc1.saturating_sub(rc0) as f64 / 1e9 / secs,
