@@ -8,7 +8,10 @@
 //! relay_hop`. Knobs (environment): `RELAY_HOP_PROBES` (measured probes per path, default
 //! 20 000), `RELAY_HOP_RATE` (probes per second, default 2 000), `RELAY_HOP_SECS` (seconds per
 //! throughput run, default 2), `RELAY_HOP_ROUNDS` (baseline/relay run pairs, default 3),
-//! `RELAY_HOP_ONLY` (`latency`, `throughput` or `memory`). Results in docs/performance.md.
+//! `RELAY_HOP_OFFER_KPPS` (offered load, default 400), `RELAY_HOP_ONLY` (`latency`,
+//! `throughput` or `memory`), `RELAY_HOP_BASELINE_TICK` (diagnostic: give the baseline's
+//! runtime a 1 ms ticker, the relay timer loop's old wake-up pattern). Results in
+//! docs/performance.md.
 
 mod hops;
 mod latency;
