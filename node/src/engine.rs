@@ -15,7 +15,6 @@ use anyhow::Context as _;
 use lightspeed_actors::spec::{
     EdgeSpec, FecSetting as SpecFec, Limits, NodeSpec, PeerSpec, ProxySpec, RedirectSpec, TlsSpec,
 };
-use lightspeed_mesh::policy::{Cidr, DestinationPolicy};
 
 use crate::admin::AdminState;
 use crate::config::{Config, FecSetting};
@@ -63,11 +62,6 @@ pub fn spec_from_config(config: &Config) -> anyhow::Result<NodeSpec> {
         }),
         _ => None,
     };
-    let cidrs = |list: &[crate::config::Cidr]| -> Vec<Cidr> {
-        list.iter()
-            .map(|c| Cidr::new(c.addr(), c.prefix()))
-            .collect()
-    };
     Ok(NodeSpec {
         name: config.node.name.clone(),
         roles: config.node.roles.clone(),
@@ -92,11 +86,7 @@ pub fn spec_from_config(config: &Config) -> anyhow::Result<NodeSpec> {
                 .iter()
                 .map(|t| t.expose().to_string())
                 .collect(),
-            policy: DestinationPolicy {
-                allow: cidrs(&config.proxy.allow_destinations),
-                deny: cidrs(&config.proxy.deny_destinations),
-                allow_loopback_for_testing: config.proxy.allow_loopback_for_testing,
-            },
+            policy: config.proxy.destination_policy(),
             egress_bind: config.proxy.egress_bind,
         },
         edge,

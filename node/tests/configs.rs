@@ -144,6 +144,6 @@ fn examples_form_the_bangkok_singapore_la_mesh() {
     let token = edge.edge.token.as_ref().unwrap();
     assert!(proxy.proxy.tokens.contains(token));
     // The example game server is reachable under the proxy's destination policy.
-    let target = edge.edge.redirect[0].target.ip();
-    assert_eq!(proxy.proxy.check_destination(target), Ok(()));
+    let target = edge.edge.redirect[0].target;
+    assert_eq!(proxy.proxy.destination_policy().check(target), Ok(()));
 }

@@ -8,11 +8,10 @@
 //! in `docs/configuration.md`.
 //!
 //! Layout: `sections.rs` (the structs and defaults), `validate.rs` (semantic checks),
-//! `fec.rs` (`edge.fec`), `cidr.rs` (IP prefixes), `destinations.rs` (the proxy's destination
-//! policy), `toml_path.rs` (maps a TOML error's position to a key path).
+//! `fec.rs` (`edge.fec`), `toml_path.rs` (maps a TOML error's position to a key path). IP
+//! prefixes and the destination policy are `lightspeed_mesh::policy`'s, the same code the
+//! data plane enforces.
 
-mod cidr;
-mod destinations;
 mod fec;
 mod sections;
 mod toml_path;
@@ -25,9 +24,8 @@ use std::path::{Path, PathBuf};
 use lightspeed_mesh::Role;
 use serde::Deserialize;
 
-pub use cidr::{Cidr, CidrError};
-pub use destinations::{DestinationRefused, refused_by_default};
 pub use fec::{FecSetting, FecSettingError};
+pub use lightspeed_mesh::policy::{Cidr, CidrError};
 pub use sections::{
     EdgeSection, LimitsSection, LogFormat, NodeSection, Peer, ProxySection, Redirect, TlsSection,
     Token,

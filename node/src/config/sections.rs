@@ -9,8 +9,8 @@ use std::time::Duration;
 use lightspeed_mesh::Role;
 use serde::Deserialize;
 
-use super::cidr::Cidr;
 use super::fec::FecSetting;
+use lightspeed_mesh::policy::{Cidr, DestinationPolicy};
 
 /// How log lines are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
@@ -158,6 +158,17 @@ pub struct ProxySection {
     pub allow_loopback_for_testing: bool,
     /// Source address for egress sockets towards game servers. Default: the OS picks.
     pub egress_bind: Option<IpAddr>,
+}
+
+impl ProxySection {
+    /// The destination policy the proxy enforces (the data plane's own type).
+    pub fn destination_policy(&self) -> DestinationPolicy {
+        DestinationPolicy {
+            allow: self.allow_destinations.clone(),
+            deny: self.deny_destinations.clone(),
+            allow_loopback_for_testing: self.allow_loopback_for_testing,
+        }
+    }
 }
 
 /// `[edge]`: the role on the gaming PC that captures game traffic.

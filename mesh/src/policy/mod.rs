@@ -6,98 +6,19 @@
 //! and port 0. IPv4-mapped IPv6 addresses are canonicalised first, so `::ffff:10.0.0.1` is
 //! refused like `10.0.0.1`. Operators add explicit allow and deny lists; deny wins over
 //! allow, and allow wins over the built-in refusals.
+//!
+//! Layout: `mod.rs` (the policy), `cidr.rs` (strictly parsed IP prefixes for the operator's
+//! lists).
 
-use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::str::FromStr;
+mod cidr;
 
-/// An address range such as `10.0.0.0/8` or `2001:db8::/32`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
-}
+use std::net::{IpAddr, SocketAddr};
 
-/// A CIDR string that does not parse.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid CIDR '{0}': expected ADDRESS/PREFIX, e.g. 203.0.113.0/24")]
-pub struct CidrError(pub String);
-
-impl Cidr {
-    /// A range; `prefix` is clamped to the family's width and host bits are cleared.
-    pub fn new(addr: IpAddr, prefix: u8) -> Cidr {
-        let addr = canonical(addr);
-        let width = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = prefix.min(width);
-        Cidr {
-            addr: mask(addr, prefix),
-            prefix,
-        }
-    }
-
-    /// True when `ip` (canonicalised) lies in the range.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        ip.is_ipv4() == self.addr.is_ipv4() && mask(ip, self.prefix) == self.addr
-    }
-}
-
-impl FromStr for Cidr {
-    type Err = CidrError;
-    fn from_str(s: &str) -> Result<Cidr, CidrError> {
-        let err = || CidrError(s.to_string());
-        let (a, p) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: IpAddr = a.trim().parse().map_err(|_| err())?;
-        let width = if canonical(addr).is_ipv4() { 32 } else { 128 };
-        let prefix = match p {
-            Some(p) => p.trim().parse::<u8>().map_err(|_| err())?,
-            None => width,
-        };
-        if prefix > width {
-            return Err(err());
-        }
-        Ok(Cidr::new(addr, prefix))
-    }
-}
-
-impl fmt::Display for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
+pub use cidr::{Cidr, CidrError};
 
 /// Turns `::ffff:a.b.c.d` into `a.b.c.d`.
 pub fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
-    }
-}
-
-fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
-    match ip {
-        IpAddr::V4(v4) => {
-            let bits = u32::from(v4);
-            let m = if prefix == 0 {
-                0
-            } else {
-                u32::MAX << (32 - u32::from(prefix))
-            };
-            IpAddr::V4(Ipv4Addr::from(bits & m))
-        }
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6);
-            let m = if prefix == 0 {
-                0
-            } else {
-                u128::MAX << (128 - u32::from(prefix))
-            };
-            IpAddr::V6(Ipv6Addr::from(bits & m))
-        }
-    }
+    ip.to_canonical()
 }
 
 /// Why a destination is refused.
@@ -252,21 +173,5 @@ mod tests {
         assert_eq!(p.check(sa("203.0.113.9:7777")), Err(Refusal::Denied));
         assert_eq!(p.check(sa("127.0.0.1:7777")), Ok(()));
         assert_eq!(p.check(sa("[::ffff:127.0.0.1]:7777")), Ok(()));
-    }
-
-    #[test]
-    fn cidr_parsing() {
-        let c: Cidr = "10.1.2.3/8".parse().unwrap();
-        assert_eq!(c.to_string(), "10.0.0.0/8");
-        assert!(c.contains("::ffff:10.200.0.1".parse().unwrap()));
-        assert!(!c.contains("11.0.0.1".parse().unwrap()));
-        let one: Cidr = "2001:db8::1".parse().unwrap();
-        assert_eq!(one.to_string(), "2001:db8::1/128");
-        for bad in ["10.0.0.0/33", "nonsense", "10.0.0.0/x", "/8", "::/129"] {
-            assert!(bad.parse::<Cidr>().is_err(), "{bad}");
-        }
-        let all: Cidr = "0.0.0.0/0".parse().unwrap();
-        assert!(all.contains("8.8.8.8".parse().unwrap()));
-        assert!(!all.contains("2001:db8::1".parse().unwrap()));
     }
 }
