@@ -47,13 +47,7 @@ pub const AUTO: FecScheme = FecScheme::Sliding {
 
 /// The scheme for a setting.
 pub fn choose(setting: FecSetting) -> FecScheme {
-    match setting {
-        FecSetting::Off => FecScheme::Off,
-        FecSetting::Auto => AUTO,
-        FecSetting::Dup => FecScheme::Duplicate,
-        FecSetting::Xor { k } => FecScheme::Xor { k },
-        FecSetting::Rs { k, m } => FecScheme::ReedSolomon { k, m },
-    }
+    setting.fixed_scheme().unwrap_or(AUTO)
 }
 
 /// Accepts an edge's proposal at a proxy, or falls back to `auto` when it is not one this

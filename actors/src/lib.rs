@@ -14,7 +14,8 @@
 //! What it is not: the packet path. Forwarding never goes through a mailbox; actors install
 //! and remove entries of the data plane's session table, which the packet loops read.
 //!
-//! Layout: `spec.rs` (what a node is asked to be), `node.rs` (assembly and shutdown),
+//! Layout: `spec.rs` (what a node is asked to be), `fec_setting.rs` (the operator's FEC
+//! setting and its syntax), `node.rs` (assembly and shutdown),
 //! `control.rs` (QUIC ↔ actor bridge, client pool), one file per actor and per core.
 
 #![forbid(unsafe_code)]
@@ -24,6 +25,7 @@ pub mod control;
 pub mod discovery;
 pub mod fec_actor;
 pub mod fec_policy;
+pub mod fec_setting;
 pub mod health;
 pub mod node;
 pub mod route;

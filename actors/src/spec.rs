@@ -20,28 +20,7 @@ pub struct PeerSpec {
     pub server_name: String,
 }
 
-/// The FEC setting of an edge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FecSetting {
-    /// No FEC.
-    Off,
-    /// Let the FEC policy choose.
-    Auto,
-    /// Duplicate every packet.
-    Dup,
-    /// XOR parity over `k` packets.
-    Xor {
-        /// Data packets per group.
-        k: u8,
-    },
-    /// Reed-Solomon `(k, m)`.
-    Rs {
-        /// Data packets per group.
-        k: u8,
-        /// Parity packets per group.
-        m: u8,
-    },
-}
+pub use crate::fec_setting::FecSetting;
 
 /// One `[[edge.redirect]]`: a local port the game talks to, and the real server behind it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,26 +13,15 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use lightspeed_actors::spec::{
-    EdgeSpec, FecSetting as SpecFec, Limits, NodeSpec, PeerSpec, ProxySpec, RedirectSpec, TlsSpec,
+    EdgeSpec, Limits, NodeSpec, PeerSpec, ProxySpec, RedirectSpec, TlsSpec,
 };
 
 use crate::admin::AdminState;
-use crate::config::{Config, FecSetting};
+use crate::config::Config;
 use crate::shutdown::Shutdown;
 
 /// How often the admin session gauge is refreshed.
 const GAUGE_PERIOD: Duration = Duration::from_millis(250);
-
-/// The runtime form of an FEC setting.
-pub fn spec_fec(setting: FecSetting) -> SpecFec {
-    match setting {
-        FecSetting::Off => SpecFec::Off,
-        FecSetting::Auto => SpecFec::Auto,
-        FecSetting::Dup => SpecFec::Dup,
-        FecSetting::Xor { k } => SpecFec::Xor { k },
-        FecSetting::Rs { k, m } => SpecFec::Rs { k, m },
-    }
-}
 
 /// The runtime form of a validated config.
 pub fn spec_from_config(config: &Config) -> anyhow::Result<NodeSpec> {
@@ -46,7 +35,7 @@ pub fn spec_from_config(config: &Config) -> anyhow::Result<NodeSpec> {
             token: token.expose().to_string(),
             proxy: proxy.clone(),
             via: config.edge.via.clone(),
-            fec: spec_fec(config.edge.fec),
+            fec: config.edge.fec,
             fec_deadline: config.edge.fec_deadline,
             keepalive: config.edge.keepalive,
             redirects: config

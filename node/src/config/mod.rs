@@ -8,11 +8,10 @@
 //! in `docs/configuration.md`.
 //!
 //! Layout: `sections.rs` (the structs and defaults), `validate.rs` (semantic checks),
-//! `fec.rs` (`edge.fec`), `toml_path.rs` (maps a TOML error's position to a key path). IP
+//! `toml_path.rs` (maps a TOML error's position to a key path). IP
 //! prefixes and the destination policy are `lightspeed_mesh::policy`'s, the same code the
 //! data plane enforces.
 
-mod fec;
 mod sections;
 mod toml_path;
 mod validate;
@@ -24,7 +23,7 @@ use std::path::{Path, PathBuf};
 use lightspeed_mesh::Role;
 use serde::Deserialize;
 
-pub use fec::{FecSetting, FecSettingError};
+pub use lightspeed_actors::fec_setting::{FecSetting, FecSettingError};
 pub use lightspeed_mesh::policy::{Cidr, CidrError};
 pub use sections::{
     EdgeSection, LimitsSection, LogFormat, NodeSection, Peer, ProxySection, Redirect, TlsSection,

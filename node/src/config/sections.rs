@@ -9,7 +9,7 @@ use std::time::Duration;
 use lightspeed_mesh::Role;
 use serde::Deserialize;
 
-use super::fec::FecSetting;
+use lightspeed_actors::fec_setting::FecSetting;
 use lightspeed_mesh::policy::{Cidr, DestinationPolicy};
 
 /// How log lines are written to stderr.

@@ -23,7 +23,6 @@ use super::report::{Summary, Totals};
 use super::traffic::Outcome;
 use crate::cli::DemoArgs;
 use crate::config::FecSetting;
-use crate::engine::spec_fec;
 
 const TOKEN: &str = "demo-player-token-0123456789abcdef";
 const LOOPBACK: &str = "127.0.0.1:0";
@@ -140,7 +139,7 @@ impl DemoMesh {
             token: TOKEN.into(),
             proxy: "proxy-la".into(),
             via: vec!["relay-sgp".into()],
-            fec: spec_fec(fec),
+            fec,
             fec_deadline: Duration::from_millis(2),
             keepalive: Duration::from_millis(250),
             redirects: vec![RedirectSpec {
