@@ -24,5 +24,6 @@ pub mod identity;
 pub mod policy;
 pub mod quic;
 pub mod role;
+pub mod topology;
 
 pub use role::Role;
