@@ -17,6 +17,7 @@
 //! - `identity.rs`: [`NodeId`], foca's identity type (name, control address, bump).
 //! - `config.rs`: [`MembershipConfig`], LAN/WAN presets, detection-time and traffic bounds.
 //! - `core.rs`: [`Membership`], the core the actor drives.
+//! - `error.rs`: [`MembershipError`], [`MembershipCounters`].
 //! - `runtime.rs`: foca's runtime as a collector of [`Transmit`]s and [`ScheduledTimer`]s.
 //! - `handler.rs`: topology items as foca custom broadcasts.
 //! - `events.rs`: [`MembershipEvent`]s derived from foca's member table.
@@ -25,6 +26,7 @@
 
 mod config;
 mod core;
+mod error;
 mod events;
 mod handler;
 mod identity;
@@ -33,12 +35,15 @@ mod runtime;
 pub mod seeds;
 
 #[cfg(test)]
+mod resolve_tests;
+#[cfg(test)]
 mod sim_tests;
 #[cfg(test)]
 mod testnet;
 
 pub use config::{MAX_PACKET_SIZE, MembershipConfig};
-pub use core::{Membership, MembershipCounters, MembershipError, SYNC_AFTER_PARKED, SYNC_BACKOFF};
+pub use core::{Membership, SYNC_AFTER_PARKED, SYNC_BACKOFF};
+pub use error::{MembershipCounters, MembershipError};
 pub use events::{MemberState, MembershipEvent};
 pub use identity::{InvalidName, NodeId};
 pub use resolve::{ResolveError, SeedResolver};

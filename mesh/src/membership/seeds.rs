@@ -42,7 +42,7 @@ pub enum SeedEntry {
     },
 }
 
-/// A seed entry that is neither an address, a host[:port] nor `srv:domain`.
+/// A seed entry that is neither an address, `host[:port]` nor `srv:domain`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("bad seed {0:?}: expected ip:port, host[:port] or srv:domain")]
 pub struct BadSeed(pub String);

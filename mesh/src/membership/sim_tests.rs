@@ -45,6 +45,12 @@ fn ring_links(i: usize, n: usize, k: usize) -> Vec<LinkClaim> {
 }
 
 #[test]
+fn the_core_can_move_into_an_actor_thread() {
+    fn send<T: Send>() {}
+    send::<Membership>();
+}
+
+#[test]
 fn five_nodes_join_through_one_seed() {
     let mut net = mesh(1, 5, 0.0, (1_000, 5_000));
     let took = net.run_until_cond(STEP, secs(30), TestNet::converged);

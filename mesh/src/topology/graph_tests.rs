@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use lightspeed_protocol::Micros;
 
-use super::auth::{SimKeys, SimSigner};
 use super::claim::{ClaimVersion, LinkClaim, NodeAttrs};
+use super::sim_keys::{SimKeys, SimSigner};
 use super::*;
 use crate::Role;
 
