@@ -55,6 +55,7 @@ fn five_nodes_join_through_one_seed() {
     let mut net = mesh(1, 5, 0.0, (1_000, 5_000));
     let took = net.run_until_cond(STEP, secs(30), TestNet::converged);
     let took = took.expect("5 nodes converge");
+    eprintln!("5 nodes: membership converged in {took:?}");
     assert!(took <= secs(2), "{took:?}");
     for i in 1..5 {
         let ups = net
@@ -258,6 +259,39 @@ fn topology_claims_converge_within_a_few_rounds() {
     net.run_for(secs(30));
     let steady = (net.sent_bytes() - quiet_start) as f64 / n as f64 / 30.0;
     eprintln!("steady-state membership traffic: {steady:.0} bytes/s per node");
+}
+
+#[test]
+fn real_certificates_and_ecdsa_signatures_end_to_end() {
+    let n = 5;
+    let mut net = TestNet::new(9, n, MembershipConfig::lan(n as u32)).with_mesh_ca();
+    net.start(0, 1, None);
+    for i in 1..n {
+        net.start(i, 1, Some(0));
+    }
+    net.run_until_cond(STEP, secs(10), TestNet::converged)
+        .expect("converged");
+    for i in 0..n {
+        net.publish(i, ring_links(i, n, 2));
+    }
+    let took = net
+        .run_until_cond(STEP, secs(10), |net| {
+            net.nodes
+                .iter()
+                .flatten()
+                .all(|m| m.with_topology(|t| t.links().count()) == n * 2)
+        })
+        .expect("signed claims and certificates crossed the mesh");
+    eprintln!("5 nodes with ECDSA-signed claims converged in {took:?}");
+    for m in net.nodes.iter().flatten() {
+        let c = m.with_topology(|t| t.counters());
+        assert_eq!((c.refused, c.malformed), (0, 0), "{c:?}");
+        assert_eq!(
+            m.with_topology(|t| t.sync_items().len()),
+            2 * n,
+            "a cert and a part each"
+        );
+    }
 }
 
 #[test]

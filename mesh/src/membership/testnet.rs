@@ -13,7 +13,11 @@ use rand_foca::{RngExt, SeedableRng};
 
 use super::{Membership, MembershipConfig, MembershipEvent, MembershipTimer, NodeId};
 use crate::Role;
-use crate::topology::{LinkClaim, NodeAttrs, SimKeys, Topology, TopologyConfig};
+use crate::identity::{MeshCa, MeshTrust, NodeIdentity};
+use crate::topology::{
+    ClaimSigner, EcdsaSigner, Keyring, LinkClaim, MeshKeyring, NodeAttrs, SimKeys, Topology,
+    TopologyConfig,
+};
 
 enum Event {
     Deliver {
@@ -59,6 +63,8 @@ pub(super) struct TestNet {
     pub(super) trace: String,
     pub(super) delivered: u64,
     pub(super) syncs: u64,
+    /// Real mesh certificates and ECDSA keys instead of [`SimKeys`].
+    real: Option<(MeshTrust, Vec<NodeIdentity>)>,
 }
 
 pub(super) fn addr_of(i: usize) -> SocketAddr {
@@ -87,7 +93,21 @@ impl TestNet {
             trace: String::new(),
             delivered: 0,
             syncs: 0,
+            real: None,
         }
+    }
+
+    /// Issues every node a certificate from a fresh mesh CA; claims are then signed with ECDSA
+    /// and checked against the CA exactly as in a real node.
+    pub(super) fn with_mesh_ca(mut self) -> TestNet {
+        let ca = MeshCa::generate("sim").unwrap();
+        let ids = self
+            .names
+            .iter()
+            .map(|n| ca.issue_node(n).unwrap())
+            .collect();
+        self.real = Some((ca.trust(), ids));
+        self
     }
 
     pub(super) fn id(&self, i: usize, bump: u32) -> NodeId {
@@ -98,17 +118,24 @@ impl TestNet {
     pub(super) fn start(&mut self, i: usize, bump: u32, seed: Option<usize>) {
         self.lives[i] += 1;
         let name = self.names[i].clone();
-        let topology = Topology::new(
-            self.topology.clone(),
-            &name,
-            Box::new(self.keys.keyring(self.topology.max_nodes)),
-        );
+        let cap = self.topology.max_nodes;
+        let (keyring, signer): (Box<dyn Keyring>, Box<dyn ClaimSigner>) = match &self.real {
+            Some((trust, ids)) => (
+                Box::new(MeshKeyring::new(trust, cap).unwrap()),
+                Box::new(EcdsaSigner::new(&ids[i]).unwrap()),
+            ),
+            None => (
+                Box::new(self.keys.keyring(cap)),
+                Box::new(self.keys.signer(&name)),
+            ),
+        };
+        let topology = Topology::new(self.topology.clone(), &name, keyring);
         let m = Membership::new(
             self.id(i, bump),
             self.config.clone(),
             self.seed ^ (i as u64) << 20 ^ u64::from(self.lives[i]),
             topology,
-            Box::new(self.keys.signer(&name)),
+            signer,
         )
         .unwrap();
         self.nodes[i] = Some(m);

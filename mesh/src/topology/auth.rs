@@ -286,6 +286,7 @@ mod tests {
         assert_eq!(ring.len(), 2);
         // A real node certificate fits in one gossip item.
         let item = cert_item(signer_a.certificate()).unwrap();
+        eprintln!("certificate item: {} bytes", item.len());
         assert!(item.len() < MAX_ITEM_BYTES, "{}", item.len());
     }
 
