@@ -1,0 +1,415 @@
+//! [`Membership`]: foca plus topology gossip, driven by `now`, bytes and timers.
+//!
+//! Run-loop invariant for the driver (DiscoveryActor, or a simulation): after every call that
+//! takes `now`, drain [`Membership::poll_transmit`], [`Membership::poll_timer`] and
+//! [`Membership::poll_event`] until each returns `None`; fire each timer at its `at` with
+//! [`Membership::handle_timer`].
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use foca::{Codec, Foca, Message, OwnedNotification, PostcardCodec, Timer};
+use lightspeed_protocol::Micros;
+use parking_lot::Mutex;
+use rand_foca::SeedableRng;
+use rand_foca::rngs::Xoshiro256PlusPlus;
+
+use super::error::{MembershipCounters, MembershipError};
+use super::events::{MemberState, MembershipEvent, Mirror};
+use super::handler::{ClaimHandler, Shared};
+use super::runtime::{Collector, MembershipTimer, ScheduledTimer, Transmit};
+use super::{MAX_PACKET_SIZE, MembershipConfig, NodeId};
+use crate::topology::{ClaimSigner, LinkClaim, NodeAttrs, Topology};
+
+type Swim = Foca<NodeId, PostcardCodec, Xoshiro256PlusPlus, ClaimHandler>;
+
+/// SWIM membership with topology claims riding as custom broadcasts. Pure and deterministic
+/// for a given seed and input sequence.
+pub struct Membership {
+    foca: Swim,
+    codec: PostcardCodec,
+    out: Collector,
+    shared: Arc<Mutex<Shared>>,
+    signer: Box<dyn ClaimSigner>,
+    mirror: Mirror,
+    events: VecDeque<MembershipEvent>,
+    config: MembershipConfig,
+    counters: MembershipCounters,
+    syncs: VecDeque<NodeId>,
+    /// Who relayed the claim most recently parked for a missing certificate, and since when
+    /// claims have been waiting.
+    parked_from: Option<NodeId>,
+    parked_since: Option<Micros>,
+    last_sync_request: Option<Micros>,
+}
+
+/// Claims waiting this long for their origin's certificate trigger a full-state sync.
+pub const SYNC_AFTER_PARKED: Duration = Duration::from_secs(2);
+
+/// At most one sync request per this interval, so a stream of unverifiable claims cannot make
+/// a node pull snapshots continuously.
+pub const SYNC_BACKOFF: Duration = Duration::from_secs(10);
+
+impl Membership {
+    /// A node with identity `id` that has not joined anything yet. `seed` feeds foca's member
+    /// selection; `topology` holds the graph (and the keyring that checks claims); `signer`
+    /// signs this node's claims and must carry `id`'s name.
+    pub fn new(
+        id: NodeId,
+        config: MembershipConfig,
+        seed: u64,
+        topology: Topology,
+        signer: Box<dyn ClaimSigner>,
+    ) -> Result<Membership, MembershipError> {
+        let foca_config = config.to_foca().map_err(MembershipError::InvalidConfig)?;
+        if signer.name() != id.name() {
+            return Err(MembershipError::SignerMismatch {
+                signer: signer.name().to_owned(),
+                identity: id.name().to_owned(),
+            });
+        }
+        let shared = Arc::new(Mutex::new(Shared {
+            topology,
+            now: Micros::ZERO,
+        }));
+        let handler = ClaimHandler {
+            shared: shared.clone(),
+        };
+        let rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        Ok(Membership {
+            foca: Foca::with_custom_broadcast(id, foca_config, rng, PostcardCodec, handler),
+            codec: PostcardCodec,
+            out: Collector::default(),
+            shared,
+            signer,
+            mirror: Mirror::default(),
+            events: VecDeque::new(),
+            config,
+            counters: MembershipCounters::default(),
+            syncs: VecDeque::new(),
+            parked_from: None,
+            parked_since: None,
+            last_sync_request: None,
+        })
+    }
+
+    /// This node's current identity (it changes on rejoin and on leave).
+    pub fn identity(&self) -> &NodeId {
+        self.foca.identity()
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &MembershipConfig {
+        &self.config
+    }
+
+    /// Drop and traffic counters.
+    pub fn counters(&self) -> MembershipCounters {
+        MembershipCounters {
+            sent: self.out.sent,
+            sent_bytes: self.out.sent_bytes,
+            ..self.counters
+        }
+    }
+
+    /// Announces this node to `seeds` (identities learnt from QUIC handshakes with the seed
+    /// addresses). Call again later while [`Membership::num_members`] is 0: an announce to a
+    /// seed that is down is simply lost.
+    pub fn join(&mut self, now: Micros, seeds: &[NodeId]) -> Result<(), MembershipError> {
+        self.begin(now);
+        let own = self.identity().name().to_owned();
+        let mut result = Ok(());
+        for seed in seeds.iter().filter(|s| s.name() != own) {
+            if let Err(e) = self.foca.announce(seed.clone(), &mut self.out) {
+                result = Err(swim(e));
+            }
+        }
+        self.finish(false);
+        result
+    }
+
+    /// Feeds a datagram received over the QUIC connection whose verified certificate names
+    /// `from`. The header's sender must be `from`, so nobody can speak for another node.
+    pub fn handle_data(
+        &mut self,
+        now: Micros,
+        from: &str,
+        data: &[u8],
+    ) -> Result<(), MembershipError> {
+        if data.len() > MAX_PACKET_SIZE {
+            self.counters.too_large += 1;
+            return Err(MembershipError::TooLarge(data.len()));
+        }
+        let (dirty, sender) = match self.inspect(from, data) {
+            Ok(inspected) => inspected,
+            Err(e) => {
+                match e {
+                    MembershipError::SpoofedSender { .. } => self.counters.spoofed += 1,
+                    MembershipError::TooManyMembers => self.counters.table_full += 1,
+                    _ => self.counters.undecodable += 1,
+                }
+                return Err(e);
+            }
+        };
+        self.counters.accepted += 1;
+        self.begin(now);
+        let parked_before = self.shared.lock().topology.pending_len();
+        let result = self.foca.handle_data(data, &mut self.out).map_err(swim);
+        if self.shared.lock().topology.pending_len() > parked_before {
+            // It relayed a claim it could verify, so it holds the certificate we lack.
+            self.parked_from = Some(sender);
+        }
+        self.finish(dirty);
+        result
+    }
+
+    /// Checks the header's sender and the member bound; returns whether the datagram carries
+    /// anything the mirror has not reported (so the member table needs a comparison), and the
+    /// sender.
+    fn inspect(&mut self, from: &str, data: &[u8]) -> Result<(bool, NodeId), MembershipError> {
+        let mut buf = data;
+        let header: foca::Header<NodeId> = self
+            .codec
+            .decode_header(&mut buf)
+            .map_err(|_| MembershipError::Decode)?;
+        if header.src.name() != from {
+            return Err(MembershipError::SpoofedSender {
+                claimed: header.src.name().to_owned(),
+                authenticated: from.to_owned(),
+            });
+        }
+        let mut dirty =
+            self.mirror
+                .differs(&header.src, foca::State::Alive, header.src_incarnation);
+        let own = self.foca.identity().name().to_owned();
+        let mut new_names = usize::from(!self.mirror.contains(header.src.name()));
+        if let (Some((count, rest)), false) = (
+            buf.split_first_chunk::<2>(),
+            header.message == Message::Broadcast,
+        ) {
+            let count = u16::from_be_bytes(*count);
+            buf = rest;
+            for _ in 0..count {
+                let Ok(member) = self.codec.decode_member(&mut buf) else {
+                    // foca will refuse the datagram; let it say so.
+                    return Ok((true, header.src));
+                };
+                dirty |= self
+                    .mirror
+                    .differs(member.id(), member.state(), member.incarnation());
+                let name = member.id().name();
+                new_names += usize::from(!self.mirror.contains(name) && name != own);
+            }
+        }
+        if new_names > 0 && self.mirror.len() + new_names > self.config.max_members {
+            return Err(MembershipError::TooManyMembers);
+        }
+        Ok((dirty, header.src))
+    }
+
+    /// Fires a timer drained from [`Membership::poll_timer`].
+    pub fn handle_timer(
+        &mut self,
+        now: Micros,
+        timer: MembershipTimer,
+    ) -> Result<(), MembershipError> {
+        self.begin(now);
+        let dirty = matches!(
+            timer.0,
+            Timer::ProbeRandomMember(_) | Timer::ChangeSuspectToDown { .. } | Timer::RemoveDown(_)
+        );
+        let gossip = matches!(timer.0, Timer::PeriodicGossip(_));
+        let mut result = match self.foca.handle_timer(timer.0, &mut self.out) {
+            // A probe timer left over from before this node lost its last member.
+            Err(foca::Error::NotConnected) => Ok(()),
+            other => other.map_err(swim),
+        };
+        // Gossip messages fill up with membership updates first; during churn a dedicated
+        // broadcast message keeps claims moving.
+        if gossip && self.foca.custom_broadcast_backlog() > 0 && self.foca.updates_backlog() > 0 {
+            result = result.and(self.foca.broadcast(&mut self.out).map_err(swim));
+        }
+        self.finish(dirty);
+        result
+    }
+
+    /// Leaves gracefully: the mesh will report this node as left, not failed. Drain and send
+    /// the outputs before shutting down; the instance accepts no further input.
+    pub fn leave(&mut self, now: Micros) -> Result<(), MembershipError> {
+        self.begin(now);
+        let leaving = self.identity().leaving();
+        let result = self
+            .foca
+            .change_identity(leaving, &mut self.out)
+            .and_then(|()| self.foca.leave_cluster(&mut self.out))
+            .map_err(swim);
+        self.finish(false);
+        result
+    }
+
+    /// Publishes this node's attributes and links as signed claim parts (plus its certificate)
+    /// and starts gossiping them. Rate-limit calls with [`crate::topology::Publisher`].
+    pub fn publish(
+        &mut self,
+        now: Micros,
+        attrs: NodeAttrs,
+        links: Vec<LinkClaim>,
+    ) -> Result<(), MembershipError> {
+        self.begin(now);
+        let epoch = self.identity().bump();
+        let items = {
+            let mut shared = self.shared.lock();
+            shared
+                .topology
+                .publish_local(now, &*self.signer, epoch, attrs, links)?
+        };
+        let mut result = Ok(());
+        for item in &items {
+            if let Err(e) = self.foca.add_broadcast(item) {
+                result = Err(swim(e));
+            }
+        }
+        result = result.and(self.foca.broadcast(&mut self.out).map_err(swim));
+        self.finish(false);
+        result
+    }
+
+    /// Every item a newly joined member needs (see [`Topology::sync_items`]).
+    pub fn sync_items(&self) -> Vec<Vec<u8>> {
+        self.shared.lock().topology.sync_items()
+    }
+
+    /// Applies an item from a full-state sync received over a QUIC stream. Such items are not
+    /// relayed (the mesh already has them), except parts that were waiting for a certificate.
+    pub fn apply_sync_item(&mut self, now: Micros, item: &[u8]) {
+        self.begin(now);
+        let _ = self.shared.lock().topology.apply_item(now, item);
+        self.finish(false);
+    }
+
+    /// Live (alive or suspect) members, in name order.
+    pub fn members(&self) -> impl Iterator<Item = (&NodeId, MemberState)> {
+        self.mirror.active()
+    }
+
+    /// How many live members foca holds.
+    pub fn num_members(&self) -> usize {
+        self.foca.num_members()
+    }
+
+    /// Reads the topology graph.
+    pub fn with_topology<R>(&self, f: impl FnOnce(&Topology) -> R) -> R {
+        f(&self.shared.lock().topology)
+    }
+
+    /// Changes the topology graph (ageing with [`Topology::expire`], tests).
+    pub fn with_topology_mut<R>(&mut self, f: impl FnOnce(&mut Topology) -> R) -> R {
+        f(&mut self.shared.lock().topology)
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.transmits.pop_front()
+    }
+
+    /// The next timer to schedule.
+    pub fn poll_timer(&mut self) -> Option<ScheduledTimer> {
+        self.out.timers.pop_front()
+    }
+
+    /// The next member to pull a full-state sync from over a QUIC stream (apply the items
+    /// with [`Membership::apply_sync_item`]). Requested when this node becomes active, and
+    /// when claims have waited [`SYNC_AFTER_PARKED`] for a certificate (at most once per
+    /// [`SYNC_BACKOFF`]).
+    pub fn poll_sync_request(&mut self) -> Option<NodeId> {
+        self.syncs.pop_front()
+    }
+
+    /// The next membership event.
+    pub fn poll_event(&mut self) -> Option<MembershipEvent> {
+        self.events.pop_front()
+    }
+
+    fn begin(&mut self, now: Micros) {
+        self.out.now = now;
+        self.shared.lock().now = now;
+    }
+
+    /// After any foca call: relay parts freed from parking, turn notifications into events,
+    /// report member changes, count output.
+    fn finish(&mut self, mut dirty: bool) {
+        let (unparked, still_parked) = {
+            let mut shared = self.shared.lock();
+            (
+                shared.topology.take_unparked(),
+                shared.topology.pending_len(),
+            )
+        };
+        for item in unparked {
+            let _ = self.foca.add_broadcast(&item);
+        }
+        self.request_sync_if_stuck(still_parked);
+        for note in std::mem::take(&mut self.out.notifications) {
+            match note {
+                OwnedNotification::MemberUp(_)
+                | OwnedNotification::MemberDown(_)
+                | OwnedNotification::Rename(..) => dirty = true,
+                OwnedNotification::Active => {
+                    self.events.push_back(MembershipEvent::Active);
+                    if let Some(member) = self.foca.iter_members().next() {
+                        self.syncs.push_back(member.id().clone());
+                    }
+                }
+                OwnedNotification::Idle => self.events.push_back(MembershipEvent::Idle),
+                OwnedNotification::Defunct => self.events.push_back(MembershipEvent::Defunct),
+                OwnedNotification::Rejoin(id) => {
+                    self.events.push_back(MembershipEvent::Rejoined { id })
+                }
+            }
+        }
+        if dirty {
+            let first_new = self.events.len();
+            self.mirror
+                .sync(self.foca.iter_membership_state(), &mut self.events);
+            let mut shared = self.shared.lock();
+            for event in self.events.range(first_new..) {
+                match event {
+                    MembershipEvent::Up { id, .. } => shared.topology.mark_up(id.name()),
+                    MembershipEvent::Down { id, .. } | MembershipEvent::Left { id } => {
+                        shared.topology.mark_down(id.name())
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+impl Membership {
+    fn request_sync_if_stuck(&mut self, parked: usize) {
+        let now = self.out.now;
+        if parked == 0 {
+            self.parked_since = None;
+            return;
+        }
+        let since = *self.parked_since.get_or_insert(now);
+        let backed_off = self
+            .last_sync_request
+            .is_none_or(|t| now.saturating_since(t) >= SYNC_BACKOFF);
+        if now.saturating_since(since) >= SYNC_AFTER_PARKED && backed_off {
+            let from = self
+                .parked_from
+                .take()
+                .or_else(|| self.foca.iter_members().next().map(|m| m.id().clone()));
+            if let Some(from) = from {
+                self.syncs.push_back(from);
+                self.last_sync_request = Some(now);
+            }
+        }
+    }
+}
+
+fn swim(e: foca::Error) -> MembershipError {
+    MembershipError::Swim(e.to_string())
+}

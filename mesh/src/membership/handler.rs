@@ -1,0 +1,101 @@
+//! Topology items as foca custom broadcasts.
+//!
+//! foca asks the handler whether each received item is new; only new items are queued for
+//! relaying, each at most `max_transmissions` times, and a queued item is replaced by a newer
+//! one with the same key ([`ItemId`]: origin + part, newer version wins; or a certificate name).
+//! The handler shares the [`Topology`] with [`super::Membership`], which reads it for queries.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use foca::{BroadcastHandler, Invalidates};
+use lightspeed_protocol::Micros;
+use parking_lot::Mutex;
+
+use super::NodeId;
+use crate::topology::{Applied, ItemId, Outcome, Topology};
+
+impl Invalidates for ItemId {
+    fn invalidates(&self, other: &ItemId) -> bool {
+        match (self, other) {
+            (
+                ItemId::Claim {
+                    origin,
+                    part,
+                    version,
+                },
+                ItemId::Claim {
+                    origin: o,
+                    part: p,
+                    version: v,
+                },
+            ) => origin == o && part == p && version >= v,
+            (ItemId::Cert { name }, ItemId::Cert { name: n }) => name == n,
+            _ => false,
+        }
+    }
+}
+
+/// What the handler and the membership core share.
+pub(super) struct Shared {
+    pub(super) topology: Topology,
+    /// The time of the call in progress (foca's handler API carries none).
+    pub(super) now: Micros,
+}
+
+pub(super) struct ClaimHandler {
+    pub(super) shared: Arc<Mutex<Shared>>,
+}
+
+impl BroadcastHandler<NodeId> for ClaimHandler {
+    type Key = ItemId;
+    type Error = Infallible;
+
+    fn receive_item(
+        &mut self,
+        data: &[u8],
+        sender: Option<&NodeId>,
+    ) -> Result<Option<ItemId>, Infallible> {
+        let mut shared = self.shared.lock();
+        let now = shared.now;
+        // A bad item is counted by the topology and dropped alone; failing here would make
+        // foca drop the rest of the datagram too.
+        Ok(match shared.topology.apply_item(now, data) {
+            Ok(Applied {
+                id,
+                outcome: Outcome::New,
+            }) => Some(id),
+            // `sender == None` is our own `add_broadcast`: items we already stored (our own
+            // publication, or parts just released from parking) must still be queued.
+            Ok(Applied {
+                id,
+                outcome: Outcome::Known,
+            }) if sender.is_none() => Some(id),
+            Ok(_) | Err(_) => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::ClaimVersion;
+
+    #[test]
+    fn newer_versions_of_one_part_invalidate_older_ones() {
+        let claim = |origin: &str, part, seq| ItemId::Claim {
+            origin: origin.into(),
+            part,
+            version: ClaimVersion { epoch: 1, seq },
+        };
+        assert!(claim("a", 0, 2).invalidates(&claim("a", 0, 1)));
+        assert!(claim("a", 0, 2).invalidates(&claim("a", 0, 2)));
+        assert!(!claim("a", 0, 1).invalidates(&claim("a", 0, 2)));
+        assert!(!claim("a", 1, 2).invalidates(&claim("a", 0, 1)));
+        assert!(!claim("b", 0, 2).invalidates(&claim("a", 0, 1)));
+        let cert = |name: &str| ItemId::Cert { name: name.into() };
+        assert!(cert("a").invalidates(&cert("a")));
+        assert!(!cert("a").invalidates(&cert("b")));
+        assert!(!cert("a").invalidates(&claim("a", 0, 0)));
+    }
+}
