@@ -42,6 +42,27 @@ pub fn static_path(spec: &NodeSpec) -> Result<Path, RouteError> {
     })
 }
 
+/// Where each relay of a session's path must forward towards the proxy (pure): the relay
+/// nearest the proxy forwards to the proxy's own data address, every other relay to the next
+/// relay's. Returned proxy side first, the order a proxy installs them in, so that no relay
+/// forwards to a hop that is not ready yet. Also returns the edge's first hop.
+pub fn relay_chain(
+    path: &[lightspeed_protocol::control::HopSpec],
+    proxy_data: std::net::SocketAddr,
+) -> (Vec<(String, std::net::SocketAddr)>, std::net::SocketAddr) {
+    let chain = path
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, hop)| {
+            let upstream = path.get(i + 1).map_or(proxy_data, |next| next.data_addr);
+            (hop.node.clone(), upstream)
+        })
+        .collect();
+    let first_hop = path.first().map_or(proxy_data, |h| h.data_addr);
+    (chain, first_hop)
+}
+
 /// Owns route choice for the node's sessions.
 #[derive(Debug)]
 pub struct RouteActor {
@@ -71,5 +92,34 @@ impl Handler<PathFor> for RouteActor {
     type Result = Result<Path, RouteError>;
     fn handle(&mut self, _msg: PathFor, _ctx: &mut Context<Self>) -> Self::Result {
         static_path(&self.spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lightspeed_protocol::control::HopSpec;
+
+    #[test]
+    fn relays_forward_towards_the_proxy_and_are_installed_proxy_side_first() {
+        let proxy: std::net::SocketAddr = "203.0.113.30:4434".parse().unwrap();
+        let hop = |n: &str, a: &str| HopSpec {
+            node: n.into(),
+            data_addr: a.parse().unwrap(),
+        };
+        assert_eq!(relay_chain(&[], proxy), (vec![], proxy));
+        let path = [
+            hop("sgp", "198.51.100.20:4434"),
+            hop("tyo", "198.51.100.21:4434"),
+        ];
+        let (chain, first) = relay_chain(&path, proxy);
+        assert_eq!(first, path[0].data_addr);
+        assert_eq!(
+            chain,
+            vec![
+                ("tyo".to_string(), proxy),
+                ("sgp".to_string(), path[1].data_addr),
+            ]
+        );
     }
 }

@@ -342,11 +342,10 @@ impl SessionActor {
         let relay_key = key.clone();
         let setup = async move {
             let scheme = fec.send(AcceptFec(proposed)).await?;
-            // Install relays from the proxy side outwards, each forwarding to the next hop.
-            for (i, hop) in path.iter().enumerate().rev() {
-                let upstream = path.get(i + 1).map_or(advertise, |next| next.data_addr);
+            let (chain, first_hop) = crate::route::relay_chain(&path, advertise);
+            for (node, upstream) in chain {
                 let peer = discovery
-                    .send(LookupPeer(hop.node.clone()))
+                    .send(LookupPeer(node))
                     .await?
                     .ok_or(SetupError::Unexpected)?;
                 let install = Envelope::new(
@@ -371,7 +370,6 @@ impl SessionActor {
             }
             let egress = bind_udp(SocketAddr::new(egress_ip, 0))?;
             egress.connect(target).await?;
-            let first_hop = path.first().map_or(advertise, |h| h.data_addr);
             Ok((scheme, egress, first_hop))
         };
         Box::pin(setup.into_actor(self).map(move |res, act, _ctx| {
