@@ -119,6 +119,7 @@ pub async fn start(spec: NodeSpec, counters: Arc<Counters>) -> Result<NodeHandle
         addr: spec.data_listen,
         source,
     })?;
+    dp.set_source_limit(spec.limits.per_source_pps);
     let mut tasks = dp.start();
     let local = dp.local_addr().map_err(|source| StartError::Bind {
         what: "data socket",

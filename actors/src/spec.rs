@@ -72,6 +72,8 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// Per-session packet rate limit (0: none).
     pub per_session_pps: u32,
+    /// Per-source-address packet rate limit on the data port (0: none).
+    pub per_source_pps: u32,
     /// Edge flows waiting for a session.
     pub max_pending_flows: usize,
 }
@@ -82,6 +84,7 @@ impl Default for Limits {
             max_sessions: 10_000,
             idle_timeout: Duration::from_secs(30),
             per_session_pps: 1_000,
+            per_source_pps: 2_000,
             max_pending_flows: 256,
         }
     }

@@ -66,6 +66,7 @@ pub fn spec_from_config(config: &Config) -> anyhow::Result<NodeSpec> {
             max_sessions: config.limits.max_sessions,
             idle_timeout: config.limits.idle_timeout,
             per_session_pps: config.limits.per_session_pps,
+            per_source_pps: config.limits.per_source_pps,
             max_pending_flows: config.limits.max_pending_flows,
         },
         proxy: ProxySpec {

@@ -73,8 +73,10 @@ drop_reasons! {
     NotBound => "not_bound",
     /// A packet type this node's role does not accept here.
     WrongType => "wrong_type",
-    /// Per-session or per-source rate limit.
+    /// Per-session rate limit (after authentication).
     RateLimited => "rate_limited",
+    /// The source address sent too many bad packets recently; dropped unread.
+    SourceRateLimited => "source_rate_limited",
     /// The FEC decoder refused the packet (bad field or malformed parity).
     FecRejected => "fec_rejected",
     /// FEC duplicate: the packet had already been delivered or recovered.
@@ -232,6 +234,6 @@ mod tests {
         assert_eq!(h.buckets[1], 1);
         assert_eq!(h.buckets[RTT_BUCKETS.len()], 1);
         assert!((h.sum_seconds - 2.0007).abs() < 1e-9);
-        assert_eq!(DropReason::ALL.len(), 20);
+        assert_eq!(DropReason::ALL.len(), 21);
     }
 }

@@ -30,6 +30,7 @@ use lightspeed_protocol::{SessionId, SessionKey};
 
 use super::batch_io::{RecvBatch, SendBatch};
 use super::edge::{EdgeEvent, EdgeSession};
+use super::limiter::SourceLimiter;
 use super::proxy::{ProxyEvent, ProxySession};
 use super::relay::RelayState;
 use super::sink::{Local, Sink, flush};
@@ -72,6 +73,7 @@ pub struct DataPlane {
     redirects: RwLock<Vec<Arc<UdpSocket>>>,
     tasks: DashMap<SessionId, AbortHandle>,
     events: mpsc::Sender<DataEvent>,
+    source_pps: std::sync::atomic::AtomicU32,
 }
 
 impl std::fmt::Debug for DataPlane {
@@ -125,6 +127,7 @@ impl DataPlane {
             redirects: RwLock::new(Vec::new()),
             tasks: DashMap::new(),
             events,
+            source_pps: std::sync::atomic::AtomicU32::new(0),
         }))
     }
 
@@ -135,6 +138,14 @@ impl DataPlane {
 
     fn fd(&self) -> RawFd {
         self.socket.as_raw_fd()
+    }
+
+    /// Limits every source address to `pps` bad packets (failing parsing, lookup or MAC) per
+    /// second on the data socket (0: off); a source over it is dropped before any parsing or
+    /// MAC work. Takes effect at [`DataPlane::start`].
+    pub fn set_source_limit(&self, pps: u32) {
+        self.source_pps
+            .store(pps, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Starts the data loop and the timer loop.
@@ -360,6 +371,10 @@ impl DataPlane {
         let mut rb = RecvBatch::default();
         let mut sb = SendBatch::default();
         let fd = self.fd();
+        let mut sources = SourceLimiter::new(
+            self.source_pps.load(std::sync::atomic::Ordering::Relaxed),
+            self.clock.now(),
+        );
         loop {
             if self.socket.readable().await.is_err() {
                 return;
@@ -373,7 +388,13 @@ impl DataPlane {
             let now = self.clock.now();
             for i in 0..n {
                 if let Some((bytes, from)) = rb.get(i) {
-                    self.on_datagram(now, bytes, from, &mut sb);
+                    if !sources.allow(from.ip(), now) {
+                        self.counters.dropped(DropReason::SourceRateLimited);
+                        continue;
+                    }
+                    if !self.on_datagram(now, bytes, from, &mut sb) {
+                        sources.charge(from.ip(), now);
+                    }
                 }
             }
             flush(&mut sb, fd, &self.counters);
@@ -386,18 +407,25 @@ impl DataPlane {
         bytes: &[u8],
         from: SocketAddr,
         sb: &mut SendBatch,
-    ) {
+    ) -> bool {
         let c = &*self.counters;
         let unverified = match header::parse(bytes) {
             Ok(u) => u,
-            Err(e) => return c.dropped(decode_reason(e)),
+            Err(e) => {
+                c.dropped(decode_reason(e));
+                return false;
+            }
         };
         let Some(entry) = self.table.get(unverified.session()) else {
-            return c.dropped(DropReason::UnknownSession);
+            c.dropped(DropReason::UnknownSession);
+            return false;
         };
         let packet = match unverified.verify(&entry.key) {
             Ok(p) => p,
-            Err(_) => return c.dropped(DropReason::BadMac),
+            Err(_) => {
+                c.dropped(DropReason::BadMac);
+                return false;
+            }
         };
         let fd = self.fd();
         let mut state = entry.state.lock();
@@ -438,7 +466,8 @@ impl DataPlane {
                 redirect,
             } => {
                 let Some(sock) = self.redirect(*redirect) else {
-                    return c.dropped(DropReason::SendFailed);
+                    c.dropped(DropReason::SendFailed);
+                    return true;
                 };
                 let mut sink = self.sink(
                     sb,
@@ -460,6 +489,7 @@ impl DataPlane {
             self.remove_session(entry.id);
             self.emit(DataEvent::Closed(entry.id));
         }
+        true
     }
 
     async fn redirect_loop(self: Arc<Self>, idx: usize, sock: Arc<UdpSocket>) {
