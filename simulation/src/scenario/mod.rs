@@ -17,12 +17,15 @@
 //! second on loopback), a drain of one second plus the configured delays, and teardown.
 
 mod file;
+mod links;
 mod model;
 mod players;
 mod plot;
 mod report;
 mod table;
+mod timeline;
 mod validate;
+mod validate_timeline;
 mod world;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,12 +58,12 @@ const DRAIN: Duration = Duration::from_secs(1);
 #[non_exhaustive]
 pub enum RunError {
     /// Something could not be started.
-    #[error("setting up {what}: {source}")]
+    #[error("setting up {what}: {reason}")]
     Setup {
         /// What.
         what: String,
         /// Why.
-        source: Box<dyn std::error::Error + Send + Sync>,
+        reason: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A player's socket failed.
     #[error("player socket: {0}")]
@@ -139,7 +142,7 @@ async fn drive(sc: &Scenario, world: &mut World) -> Result<Measured, RunError> {
     let g = &sc.game;
     let profile = lightspeed_edge::profiles::profile(&g.profile).ok_or(RunError::Setup {
         what: "game profile".into(),
-        source: format!("unknown game '{}'", g.profile).into(),
+        reason: format!("unknown game '{}'", g.profile).into(),
     })?;
     let pps = profile.upstream.pps.max(1);
     let targets: Vec<_> = (0..g.players as usize)

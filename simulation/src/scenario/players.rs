@@ -139,14 +139,14 @@ impl Player {
     ) -> Result<JoinHandle<()>, RunError> {
         let profile = profiles::profile(profile).ok_or(RunError::Setup {
             what: "game profile".into(),
-            source: format!("unknown game '{profile}'").into(),
+            reason: format!("unknown game '{profile}'").into(),
         })?;
         let offset = t0.duration_since(origin).as_micros() as u64;
         let start = Micros(stagger.as_micros() as u64);
         let mut schedule = GameTraffic::new(profile, Direction::ClientToServer, seed)
             .map_err(|e| RunError::Setup {
                 what: "game traffic".into(),
-                source: Box::new(e),
+                reason: Box::new(e),
             })?
             .starting_at(start);
         let (sock, samples) = (Arc::clone(&self.sock), Arc::clone(&self.samples));

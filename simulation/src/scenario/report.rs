@@ -277,6 +277,13 @@ fn walk(edge: &str, proxy: &str, carried: &[(&str, &str, u64)]) -> Vec<String> {
     if path.len() == 1 { Vec::new() } else { path }
 }
 
+fn number(metric: Metric, value: f64) -> String {
+    match metric {
+        Metric::FecRecovered => format!("{value:.0}"),
+        _ => format!("{value:.4}"),
+    }
+}
+
 /// Checks one expectation against the phase figures.
 pub(super) fn check(e: &Expect, phases: &[PhaseStats], overall: &PhaseStats) -> Outcome {
     let stats = match &e.phase {
@@ -302,8 +309,8 @@ pub(super) fn check(e: &Expect, phases: &[PhaseStats], overall: &PhaseStats) -> 
     let (passed, measured) = match &e.bound {
         Bound::Path(want) => (stats.path == *want, format!("{:?}", stats.path)),
         _ if no_echo => (false, "nothing (no packet came back)".into()),
-        Bound::Max(b) => (value <= *b, format!("{value:.4}")),
-        Bound::Min(b) => (value >= *b, format!("{value:.4}")),
+        Bound::Max(b) => (value <= *b, number(e.metric, value)),
+        Bound::Min(b) => (value >= *b, number(e.metric, value)),
     };
     Outcome {
         expectation: e.to_string(),

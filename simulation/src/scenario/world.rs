@@ -23,36 +23,17 @@ use lightspeed_mesh::identity::{Identity, MeshCa};
 use lightspeed_mesh::policy::DestinationPolicy;
 
 use super::RunError;
-use super::model::{Action, LinkDef, Scenario, Target};
+use super::links::LinkSlot;
+use super::model::{LinkDef, Scenario};
 use crate::echo::EchoServer;
 use crate::link::LinkConfig;
-use crate::udp_link::{UdpLink, UdpLinkStats};
+use crate::udp_link::UdpLinkStats;
 
 const TOKEN: &str = "scenario-player-token-0123456789abcdef";
 const LOOPBACK: &str = "127.0.0.1:0";
-/// How long a restarted node may wait for its old ports to be released.
-const REBIND_TRIES: u32 = 60;
-const REBIND_PAUSE: Duration = Duration::from_millis(50);
-
-/// An inter-node link as running: `from` is the end that sends to the front.
-pub(super) struct LinkSlot {
-    pub(super) from: String,
-    pub(super) to: String,
-    udp: UdpLink,
-    base: (LinkConfig, LinkConfig),
-    partitioned: bool,
-    crashed: bool,
-}
-
-impl LinkSlot {
-    fn apply_down(&self) {
-        self.udp.set_down(self.partitioned || self.crashed);
-    }
-}
-
-struct NodeSlot {
-    spec: NodeSpec,
-    handle: Option<NodeHandle>,
+pub(super) struct NodeSlot {
+    pub(super) spec: NodeSpec,
+    pub(super) handle: Option<NodeHandle>,
 }
 
 /// FEC figures summed over the game's edge and proxy sessions.
@@ -66,18 +47,22 @@ pub(super) struct FecTotals {
 /// Everything started for a run.
 pub(super) struct World {
     dir: PathBuf,
-    nodes: Vec<NodeSlot>,
+    pub(super) nodes: Vec<NodeSlot>,
     pub(super) links: Vec<LinkSlot>,
-    clients: Vec<UdpLink>,
-    servers: Vec<UdpLink>,
+    /// One per player: player → edge redirect.
+    pub(super) clients: Vec<LinkSlot>,
+    /// One per player: proxy egress → echo server.
+    pub(super) servers: Vec<LinkSlot>,
     echo: Option<EchoServer>,
-    edge: String,
-    proxy: String,
+    pub(super) edge: String,
+    pub(super) proxy: String,
 }
 
-fn setup(what: impl Into<String>) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> RunError {
+fn setup(
+    what: impl Into<String>,
+) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> RunError {
     let what = what.into();
-    move |source| RunError::Setup { what, source }
+    move |reason| RunError::Setup { what, reason }
 }
 
 fn identity(dir: &Path, ca: &MeshCa, name: &str) -> Result<TlsSpec, RunError> {
@@ -95,7 +80,7 @@ fn identity(dir: &Path, ca: &MeshCa, name: &str) -> Result<TlsSpec, RunError> {
     })
 }
 
-fn loopback() -> SocketAddr {
+pub(super) fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
@@ -115,19 +100,7 @@ fn seed_for(seed: u64, salt: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-async fn link(
-    bind: SocketAddr,
-    target: SocketAddr,
-    up: &LinkConfig,
-    down: &LinkConfig,
-    seed: u64,
-) -> Result<UdpLink, RunError> {
-    UdpLink::spawn(bind, target, up.clone(), down.clone(), seed)
-        .await
-        .map_err(|e| setup(format!("emulated link to {target}"))(Box::new(e)))
-}
-
-async fn start_node(spec: NodeSpec) -> Result<NodeHandle, RunError> {
+pub(super) async fn start_node(spec: NodeSpec) -> Result<NodeHandle, RunError> {
     let name = spec.name.clone();
     node::start(spec, Arc::new(Counters::default()))
         .await
@@ -147,7 +120,9 @@ impl World {
         for p in 0..g.players {
             let s = seed_for(sc.seed, 1_000 + u64::from(p));
             let l = &g.server_link;
-            servers.push(link(loopback(), echo.local_addr(), l, l, s).await?);
+            let ends = (g.proxy.clone(), format!("server-{p}"));
+            let base = (l.clone(), l.clone());
+            servers.push(LinkSlot::start(ends, loopback(), echo.local_addr(), base, s).await?);
         }
         let path = g.path();
         let mut world = World {
@@ -193,15 +168,9 @@ impl World {
             } else {
                 loopback()
             };
-            let udp = link(bind, target, &up, &down, seed_for(sc.seed, i as u64)).await?;
-            world.links.push(LinkSlot {
-                from,
-                to,
-                udp,
-                base: (up, down),
-                partitioned: false,
-                crashed: false,
-            });
+            let seed = seed_for(sc.seed, i as u64);
+            let slot = LinkSlot::start((from, to), bind, target, (up, down), seed).await?;
+            world.links.push(slot);
         }
 
         let tls = TlsSpec {
@@ -229,7 +198,7 @@ impl World {
                 .iter()
                 .map(|s| RedirectSpec {
                     listen: loopback(),
-                    target: s.front_addr(),
+                    target: s.front(),
                     game: Some(g.profile.clone()),
                 })
                 .collect(),
@@ -238,13 +207,17 @@ impl World {
             // The address the hop before `name` on the path sends to.
             let pos = path.iter().position(|p| p == name)?;
             let prev = path.get(pos.checked_sub(1)?)?;
-            w.slot(prev, name).map(|l| l.udp.front_addr())
+            w.links.iter().find(|l| l.joins(prev, name)).map(LinkSlot::front)
         });
         let edge = world.push_node(spec).await?;
         for (p, redirect) in edge.iter().enumerate() {
             let s = seed_for(sc.seed, 2_000 + p as u64);
             let l = &g.client_link;
-            world.clients.push(link(loopback(), *redirect, l, l, s).await?);
+            let ends = (format!("player-{p}"), g.edge.clone());
+            let base = (l.clone(), l.clone());
+            world
+                .clients
+                .push(LinkSlot::start(ends, loopback(), *redirect, base, s).await?);
         }
         Ok(world)
     }
@@ -268,18 +241,7 @@ impl World {
     /// Starts a node and keeps it; returns its redirect addresses.
     async fn push_node(&mut self, mut spec: NodeSpec) -> Result<Vec<SocketAddr>, RunError> {
         let handle = start_node(spec.clone()).await?;
-        // Pin the bound ports so a restart comes back at the same addresses.
-        if let Ok(a) = handle.dp.local_addr() {
-            spec.data_listen = a;
-        }
-        if let Some(c) = handle.control_addr {
-            spec.control_listen = c;
-        }
-        if let Some(e) = spec.edge.as_mut() {
-            for (r, bound) in e.redirects.iter_mut().zip(&handle.redirects) {
-                r.listen = *bound;
-            }
-        }
+        pin_addresses(&mut spec, &handle);
         let redirects = handle.redirects.clone();
         self.nodes.push(NodeSlot {
             spec,
@@ -288,31 +250,25 @@ impl World {
         Ok(redirects)
     }
 
-    fn data_addr(&self, name: &str) -> Result<SocketAddr, RunError> {
+    pub(super) fn data_addr(&self, name: &str) -> Result<SocketAddr, RunError> {
         self.nodes
             .iter()
             .find(|n| n.spec.name == name)
             .map(|n| n.spec.data_listen)
             .ok_or_else(|| RunError::Setup {
                 what: format!("link to {name}"),
-                source: "node not started".into(),
+                reason: "node not started".into(),
             })
-    }
-
-    fn slot(&self, x: &str, y: &str) -> Option<&LinkSlot> {
-        self.links
-            .iter()
-            .find(|l| (l.from == x && l.to == y) || (l.from == y && l.to == x))
     }
 
     /// Where player `p` sends its game packets.
     pub(super) fn player_target(&self, p: usize) -> Option<SocketAddr> {
-        self.clients.get(p).map(UdpLink::front_addr)
+        self.clients.get(p).map(LinkSlot::front)
     }
 
     /// Cumulative figures of every inter-node link, in `links` order.
     pub(super) fn link_stats(&self) -> Vec<UdpLinkStats> {
-        self.links.iter().map(|l| l.udp.stats()).collect()
+        self.links.iter().map(LinkSlot::stats).collect()
     }
 
     /// FEC figures of the game's sessions at the edge and the proxy (while they run).
@@ -330,92 +286,6 @@ impl World {
             }
         }
         t
-    }
-
-    fn crash_links(&mut self, node: &str, crashed: bool) {
-        for l in self.links.iter_mut().filter(|l| l.from == node || l.to == node) {
-            l.crashed = crashed;
-            l.apply_down();
-        }
-        if node == self.edge {
-            self.clients.iter().for_each(|c| c.set_down(crashed));
-        }
-        if node == self.proxy {
-            self.servers.iter().for_each(|s| s.set_down(crashed));
-        }
-    }
-
-    /// Applies one timeline action.
-    pub(super) async fn apply(&mut self, action: &Action) -> Result<(), RunError> {
-        match action {
-            Action::Kill(n) => {
-                // A crash: the node's links go dark first, so nothing it says on the way down
-                // (session closes) reaches anyone; then it stops.
-                self.crash_links(n, true);
-                let handle = self
-                    .nodes
-                    .iter_mut()
-                    .find(|s| s.spec.name == *n)
-                    .and_then(|s| s.handle.take());
-                if let Some(h) = handle {
-                    h.shutdown().await;
-                }
-            }
-            Action::Restart(n) => {
-                let Some(i) = self.nodes.iter().position(|s| s.spec.name == *n) else {
-                    return Ok(());
-                };
-                let spec = self.nodes.get(i).map(|s| s.spec.clone());
-                let Some(spec) = spec else { return Ok(()) };
-                let mut tries = 0;
-                let handle = loop {
-                    match start_node(spec.clone()).await {
-                        Ok(h) => break h,
-                        Err(e) if tries >= REBIND_TRIES => return Err(e),
-                        Err(_) => {
-                            tries += 1;
-                            tokio::time::sleep(REBIND_PAUSE).await;
-                        }
-                    }
-                };
-                if let Some(slot) = self.nodes.get_mut(i) {
-                    slot.handle = Some(handle);
-                }
-                self.crash_links(n, false);
-            }
-            Action::Degrade { a, b, change } => {
-                for l in self.links_between(a, b) {
-                    let _ = l.udp.set_config(change.apply(&l.base.0), change.apply(&l.base.1));
-                }
-            }
-            Action::Restore { a, b } => {
-                for l in self.links_between(a, b) {
-                    let _ = l.udp.set_config(l.base.0.clone(), l.base.1.clone());
-                }
-            }
-            Action::Partition(t) | Action::Heal(t) => {
-                let cut = matches!(action, Action::Partition(_));
-                for l in self.links.iter_mut() {
-                    let hit = match t {
-                        Target::Link(a, b) => {
-                            (l.from == *a && l.to == *b) || (l.from == *b && l.to == *a)
-                        }
-                        Target::Node(n) => l.from == *n || l.to == *n,
-                    };
-                    if hit {
-                        l.partitioned = cut;
-                        l.apply_down();
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn links_between<'a>(&'a self, a: &'a str, b: &'a str) -> impl Iterator<Item = &'a LinkSlot> {
-        self.links
-            .iter()
-            .filter(move |l| (l.from == a && l.to == b) || (l.from == b && l.to == a))
     }
 
     /// Stops every node, link and the echo server, and removes the identity files.
@@ -460,6 +330,21 @@ fn directed(l: &LinkDef, from: &str) -> (LinkConfig, LinkConfig) {
         (l.a_to_b.clone(), l.b_to_a.clone())
     } else {
         (l.b_to_a.clone(), l.a_to_b.clone())
+    }
+}
+
+/// Records the ports a node actually bound, so a restart asks for the same ones.
+pub(super) fn pin_addresses(spec: &mut NodeSpec, handle: &NodeHandle) {
+    if let Ok(a) = handle.dp.local_addr() {
+        spec.data_listen = a;
+    }
+    if let Some(c) = handle.control_addr {
+        spec.control_listen = c;
+    }
+    if let Some(e) = spec.edge.as_mut() {
+        for (r, bound) in e.redirects.iter_mut().zip(&handle.redirects) {
+            r.listen = *bound;
+        }
     }
 }
 
