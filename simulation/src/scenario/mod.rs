@@ -99,7 +99,8 @@ pub fn run_blocking(scenario: &Scenario, options: &RunOptions) -> Result<Report,
         .map_err(RunError::Runtime)?;
     let sc = scenario.clone();
     let options = options.clone();
-    actix_rt::System::with_tokio_rt(move || runtime).block_on(async move { run(&sc, &options).await })
+    actix_rt::System::with_tokio_rt(move || runtime)
+        .block_on(async move { run(&sc, &options).await })
 }
 
 /// Runs `scenario`. Must be called inside an actix system on a multi-thread tokio runtime
@@ -190,7 +191,12 @@ async fn drive(sc: &Scenario, world: &mut World) -> Result<Measured, RunError> {
     Ok((samples, snapshots))
 }
 
-fn assemble(sc: &Scenario, samples: Vec<Vec<Sample>>, snaps: Vec<Snapshot>, wall: Duration) -> Report {
+fn assemble(
+    sc: &Scenario,
+    samples: Vec<Vec<Sample>>,
+    snaps: Vec<Snapshot>,
+    wall: Duration,
+) -> Report {
     let links: Vec<(String, String)> = sc.links.iter().map(|l| world::orient(sc, l)).collect();
     let empty = Snapshot::default();
     let first = snaps.first().unwrap_or(&empty);

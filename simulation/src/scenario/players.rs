@@ -161,7 +161,9 @@ impl Player {
                 tokio::time::sleep_until(t0 + Duration::from_micros(at.0)).await;
                 let sent_us = t0.elapsed().as_micros() as u64;
                 let size = size.clamp(GAME_PACKET_HEADER, out.len());
-                let Some(buf) = out.get_mut(..size) else { break };
+                let Some(buf) = out.get_mut(..size) else {
+                    break;
+                };
                 let p = GamePacket {
                     flow: 0,
                     seq,

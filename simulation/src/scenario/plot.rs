@@ -108,7 +108,10 @@ pub fn render_svg(r: &Report) -> String {
     );
     // Samples.
     for p in &r.samples {
-        let colour = COLOURS.get(p.player % COLOURS.len()).copied().unwrap_or("#000");
+        let colour = COLOURS
+            .get(p.player % COLOURS.len())
+            .copied()
+            .unwrap_or("#000");
         let _ = write!(s, r#"<g fill="{colour}">"#);
         for (sent, rtt) in p.sent_ms.iter().zip(&p.rtt_ms) {
             if let Some(rtt) = rtt {

@@ -6,8 +6,19 @@ use std::fmt::Write as _;
 use super::report::{PhaseStats, Report};
 
 const HEADER: [&str; 13] = [
-    "phase", "span s", "sent", "echoed", "p50 ms", "p95 ms", "p99 ms", "jitter", "max gap",
-    "link loss", "lost data", "recovered", "residual",
+    "phase",
+    "span s",
+    "sent",
+    "echoed",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "jitter",
+    "max gap",
+    "link loss",
+    "lost data",
+    "recovered",
+    "residual",
 ];
 
 fn row(p: &PhaseStats) -> [String; 13] {

@@ -125,11 +125,7 @@ path = ["edge", "relay", "proxy"]
     let keys: Vec<_> = sc.expects.iter().map(|e| (e.index, e.key)).collect();
     assert_eq!(
         keys,
-        [
-            (0, "residual_loss_max"),
-            (0, "rtt_p50_min_ms"),
-            (1, "path")
-        ]
+        [(0, "residual_loss_max"), (0, "rtt_p50_min_ms"), (1, "path")]
     );
     assert_eq!(sc.expects[1].bound, Bound::Min(50.0));
     assert_eq!(sc.expects[2].phase.as_deref(), Some("healed"));
@@ -153,7 +149,11 @@ fn unknown_missing_and_mistyped_fields_are_named() {
 fn bad_values_name_the_field() {
     let cases: [(&str, &str, &str); 12] = [
         ("delay_ms = 5", "delay_ms = -1", "link[0].delay_ms"),
-        ("delay_ms = 5", "delay_ms = 5\nloss = { iid = 1.5 }", "link[0].loss"),
+        (
+            "delay_ms = 5",
+            "delay_ms = 5\nloss = { iid = 1.5 }",
+            "link[0].loss",
+        ),
         (
             "delay_ms = 5",
             "delay_ms = 5\nloss = { iid = 0.1, burst_loss = 0.1, mean_burst = 2 }",
@@ -164,13 +164,25 @@ fn bad_values_name_the_field() {
             "delay_ms = 5\nloss = { burst_loss = 0.1 }",
             "link[0].loss.mean_burst",
         ),
-        ("delay_ms = 5", "delay_ms = 5\nrate_kbps = 0", "link[0].rate_kbps"),
+        (
+            "delay_ms = 5",
+            "delay_ms = 5\nrate_kbps = 0",
+            "link[0].rate_kbps",
+        ),
         ("b = \"relay\"", "b = \"nowhere\"", "link[0].b"),
         ("profile = \"cs2\"", "profile = \"pong\"", "game.profile"),
-        ("route = [\"relay\"]", "route = [\"proxy\"]", "game.route[0]"),
+        (
+            "route = [\"relay\"]",
+            "route = [\"proxy\"]",
+            "game.route[0]",
+        ),
         ("route = [\"relay\"]", "route = []", "game.route (hop 0)"),
         ("server = \"proxy\"", "server = \"relay\"", "game.server"),
-        ("route = [\"relay\"]", "route = [\"relay\"]\nfec = \"xor(0)\"", "game.fec"),
+        (
+            "route = [\"relay\"]",
+            "route = [\"relay\"]\nfec = \"xor(0)\"",
+            "game.fec",
+        ),
         ("duration_s = 10", "duration_s = 0", "scenario.duration_s"),
     ];
     for (from, to, field) in cases {
@@ -186,14 +198,20 @@ fn directed_links_need_both_directions_and_no_repeats() {
     let e = err_extra(one_way);
     assert!(e.contains("no [[link]] gives proxy → edge"), "{e}");
     let e = err_extra("[[link]]\na = \"relay\"\nb = \"edge\"\n");
-    assert!(e.starts_with("link[2]:") && e.contains("given twice"), "{e}");
+    assert!(
+        e.starts_with("link[2]:") && e.contains("given twice"),
+        "{e}"
+    );
 }
 
 #[test]
 fn events_are_checked() {
     let ev = |body: &str| err_extra(&format!("[[event]]\n{body}\n"));
     let e = ev("at_s = 1\naction = \"restart\"\nnode = \"relay\"");
-    assert!(e.starts_with("event[0].node:") && e.contains("restart follows a kill"), "{e}");
+    assert!(
+        e.starts_with("event[0].node:") && e.contains("restart follows a kill"),
+        "{e}"
+    );
     let e = ev("at_s = 10\naction = \"kill\"\nnode = \"relay\"");
     assert!(e.starts_with("event[0].at_s:"), "{e}");
     let e = ev("at_s = 1\naction = \"degrade\"\nlink = [\"edge\", \"relay\"]");
@@ -221,18 +239,23 @@ fn simultaneous_events_share_a_phase_and_names_must_be_unique() {
     let names: Vec<_> = sc.phases.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["jittery", "down"]);
     assert_eq!(sc.events.len(), 3);
-    let e = err_extra(
-        "[[event]]\nat_s = 4\naction = \"kill\"\nnode = \"relay\"\nphase = \"start\"\n",
-    );
+    let e =
+        err_extra("[[event]]\nat_s = 4\naction = \"kill\"\nnode = \"relay\"\nphase = \"start\"\n");
     assert!(e.contains("phase name 'start'"), "{e}");
 }
 
 #[test]
 fn expectations_are_checked() {
     let e = err_extra("[[expect]]\nphase = \"later\"\nresidual_loss_max = 0\n");
-    assert!(e.starts_with("expect[0].phase:") && e.contains("[\"start\"]"), "{e}");
+    assert!(
+        e.starts_with("expect[0].phase:") && e.contains("[\"start\"]"),
+        "{e}"
+    );
     let e = err_extra("[[expect]]\nmembers_seen_min = 3\n");
-    assert!(e.contains("not supported yet") && e.contains("members_seen_min"), "{e}");
+    assert!(
+        e.contains("not supported yet") && e.contains("members_seen_min"),
+        "{e}"
+    );
     let e = err_extra("[[expect]]\nphase = \"all\"\n");
     assert!(e.contains("checks nothing"), "{e}");
     let e = err_extra("[[expect]]\nrtt_p99_max_ms = -3\n");
@@ -349,13 +372,24 @@ fn outcomes_name_the_expectation_and_the_measurement() {
     for s in samples.iter_mut().take(12) {
         s.rtt_us = None;
     }
-    let stats = report::phase_stats(&sc, "all", (0, 10_000_000), &[samples], &links, &snap, &snap);
+    let stats = report::phase_stats(
+        &sc,
+        "all",
+        (0, 10_000_000),
+        &[samples],
+        &links,
+        &snap,
+        &snap,
+    );
     let out: Vec<String> = sc
         .expects
         .iter()
         .map(|e| report::check(e, &[], &stats).to_string())
         .collect();
-    assert_eq!(out[0], "ok     expect[0] rtt_p50_max_ms = 100: measured 30.0000");
+    assert_eq!(
+        out[0],
+        "ok     expect[0] rtt_p50_max_ms = 100: measured 30.0000"
+    );
     assert_eq!(
         out[1],
         "FAILED expect[1] residual_loss_max = 0.001: measured 0.0120"
@@ -426,9 +460,16 @@ fn table_lists_phases_paths_and_verdicts() {
     let t = render_table(&tiny_report());
     assert!(t.contains("event at   1.0 s: kill relay"), "{t}");
     assert!(t.contains("path in use, start: edge → proxy"), "{t}");
-    assert!(t.contains("FAILED expect[0] residual_loss_max = 0: measured 0.3333"), "{t}");
+    assert!(
+        t.contains("FAILED expect[0] residual_loss_max = 0: measured 0.3333"),
+        "{t}"
+    );
     assert!(t.contains("FAILED: 0 of 1 expectations held"), "{t}");
-    assert!(t.lines().any(|l| l.starts_with("start") && l.contains("33.333 %")), "{t}");
+    assert!(
+        t.lines()
+            .any(|l| l.starts_with("start") && l.contains("33.333 %")),
+        "{t}"
+    );
 }
 
 #[test]
@@ -441,5 +482,13 @@ fn plot_has_a_dot_per_echo_a_mark_per_loss_and_a_line_per_event() {
     assert!(svg.contains("tiny &lt;&amp;&gt;"), "title is escaped");
     // One red loss mark inside the loss group.
     let losses = svg.split(r##"<g stroke="#d62728""##).nth(1).unwrap();
-    assert_eq!(losses.split("</g>").next().unwrap().matches("<line").count(), 1);
+    assert_eq!(
+        losses
+            .split("</g>")
+            .next()
+            .unwrap()
+            .matches("<line")
+            .count(),
+        1
+    );
 }

@@ -194,7 +194,13 @@ fn links(entries: &[LinkEntry], nodes: &[NodeDef]) -> Result<Vec<LinkDef>> {
                 "a link joins two different nodes",
             ));
         }
-        let config = shape(&field, l.delay_ms, l.jitter_ms, l.loss.as_ref(), l.rate_kbps)?;
+        let config = shape(
+            &field,
+            l.delay_ms,
+            l.jitter_ms,
+            l.loss.as_ref(),
+            l.rate_kbps,
+        )?;
         let pos = pairs
             .iter()
             .position(|(a, b, ..)| (*a == l.a && *b == l.b) || (*a == l.b && *b == l.a));

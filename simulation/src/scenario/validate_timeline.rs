@@ -73,7 +73,10 @@ pub(super) fn events(
         let action = match e.action {
             ActionEntry::Kill | ActionEntry::Restart => {
                 if e.link.is_some() {
-                    return Err(ScenarioError::invalid(field("link"), "not used by this action"));
+                    return Err(ScenarioError::invalid(
+                        field("link"),
+                        "not used by this action",
+                    ));
                 }
                 let n = node(true)?.unwrap_or_default();
                 if e.action == ActionEntry::Kill {
@@ -93,8 +96,14 @@ pub(super) fn events(
                 }
                 let f = field("");
                 let change = Degrade {
-                    delay: e.delay_ms.map(|v| ms(&format!("{f}delay_ms"), v)).transpose()?,
-                    jitter: e.jitter_ms.map(|v| ms(&format!("{f}jitter_ms"), v)).transpose()?,
+                    delay: e
+                        .delay_ms
+                        .map(|v| ms(&format!("{f}delay_ms"), v))
+                        .transpose()?,
+                    jitter: e
+                        .jitter_ms
+                        .map(|v| ms(&format!("{f}jitter_ms"), v))
+                        .transpose()?,
                     loss: e.loss.map(|l| loss(&format!("{f}loss"), &l)).transpose()?,
                     rate_bps: rate(&format!("{f}rate_kbps"), e.rate_kbps)?,
                 };
@@ -123,10 +132,13 @@ pub(super) fn events(
                 }
             }
         };
-        out.push((i, Event {
-            at: Duration::from_secs_f64(e.at_s),
-            action,
-        }));
+        out.push((
+            i,
+            Event {
+                at: Duration::from_secs_f64(e.at_s),
+                action,
+            },
+        ));
     }
     out.sort_by_key(|(_, e)| e.at);
     // Kill and restart must alternate per node, in time order.
@@ -198,7 +210,12 @@ pub(super) fn phases(
     Ok(phases)
 }
 
-pub(super) fn expect(i: usize, e: &ExpectEntry, phases: &[Phase], nodes: &[NodeDef]) -> Result<Vec<Expect>> {
+pub(super) fn expect(
+    i: usize,
+    e: &ExpectEntry,
+    phases: &[Phase],
+    nodes: &[NodeDef],
+) -> Result<Vec<Expect>> {
     let phase = match e.phase.as_deref() {
         None | Some("all") => None,
         Some(p) if phases.iter().any(|q| q.name == p) => Some(p.to_string()),
@@ -228,7 +245,12 @@ pub(super) fn expect(i: usize, e: &ExpectEntry, phases: &[Phase], nodes: &[NodeD
     };
     let f = |v: Option<f64>| v.filter(|x| x.is_finite());
     let checks = [
-        ("residual_loss_max", Metric::ResidualLoss, e.residual_loss_max, true),
+        (
+            "residual_loss_max",
+            Metric::ResidualLoss,
+            e.residual_loss_max,
+            true,
+        ),
         ("rtt_p50_min_ms", Metric::RttP50, e.rtt_p50_min_ms, false),
         ("rtt_p50_max_ms", Metric::RttP50, e.rtt_p50_max_ms, true),
         ("rtt_p95_max_ms", Metric::RttP95, e.rtt_p95_max_ms, true),
@@ -236,7 +258,12 @@ pub(super) fn expect(i: usize, e: &ExpectEntry, phases: &[Phase], nodes: &[NodeD
         ("jitter_max_ms", Metric::Jitter, e.jitter_max_ms, true),
         ("link_loss_min", Metric::LinkLoss, e.link_loss_min, false),
         ("link_loss_max", Metric::LinkLoss, e.link_loss_max, true),
-        ("fec_recovered_min", Metric::FecRecovered, e.fec_recovered_min.map(|v| v as f64), false),
+        (
+            "fec_recovered_min",
+            Metric::FecRecovered,
+            e.fec_recovered_min.map(|v| v as f64),
+            false,
+        ),
         ("max_gap_max_ms", Metric::MaxGap, e.max_gap_max_ms, true),
         ("failover_max_ms", Metric::MaxGap, e.failover_max_ms, true),
     ];
@@ -248,7 +275,11 @@ pub(super) fn expect(i: usize, e: &ExpectEntry, phases: &[Phase], nodes: &[NodeD
                     format!("must be a non-negative number, got {raw}"),
                 )
             })?;
-            push(key, metric, if is_max { Bound::Max(v) } else { Bound::Min(v) });
+            push(
+                key,
+                metric,
+                if is_max { Bound::Max(v) } else { Bound::Min(v) },
+            );
         }
     }
     if let Some(p) = &e.path {

@@ -141,7 +141,11 @@ impl World {
         order.sort_by_key(|n| n.name == g.proxy);
         let proxy_front = free_addr()?;
         for def in order {
-            let mut spec = base_spec(&def.name, def.roles.clone(), identity(&dir, &ca, &def.name)?);
+            let mut spec = base_spec(
+                &def.name,
+                def.roles.clone(),
+                identity(&dir, &ca, &def.name)?,
+            );
             if def.roles.contains(&Role::Proxy) {
                 spec.proxy = ProxySpec {
                     tokens: vec![TOKEN.into()],
@@ -207,7 +211,10 @@ impl World {
             // The address the hop before `name` on the path sends to.
             let pos = path.iter().position(|p| p == name)?;
             let prev = path.get(pos.checked_sub(1)?)?;
-            w.links.iter().find(|l| l.joins(prev, name)).map(LinkSlot::front)
+            w.links
+                .iter()
+                .find(|l| l.joins(prev, name))
+                .map(LinkSlot::front)
         });
         let edge = world.push_node(spec).await?;
         for (p, redirect) in edge.iter().enumerate() {
