@@ -14,17 +14,17 @@ use crate::link::{LinkConfig, LossModel};
 #[non_exhaustive]
 pub enum ScenarioError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         /// The file.
         path: PathBuf,
         /// The error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// TOML syntax, or a field that is unknown, missing or of the wrong type (the message gives
     /// the field and its line).
     #[error("{0}")]
-    Parse(#[from] toml::de::Error),
+    Parse(toml::de::Error),
     /// A field's value is wrong; `field` is its path, e.g. `link[2].b`.
     #[error("{field}: {message}")]
     Invalid {
@@ -41,6 +41,14 @@ pub enum ScenarioError {
         /// Why.
         reason: &'static str,
     },
+}
+
+// By hand rather than `#[from]`, which would also make the TOML error the `source` and print
+// its message twice in an error chain.
+impl From<toml::de::Error> for ScenarioError {
+    fn from(e: toml::de::Error) -> Self {
+        ScenarioError::Parse(e)
+    }
 }
 
 impl ScenarioError {
@@ -314,9 +322,9 @@ impl std::fmt::Display for Expect {
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Scenario::from_toml(&text)
     }
