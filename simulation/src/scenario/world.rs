@@ -67,12 +67,10 @@ fn setup(
 
 fn identity(dir: &Path, ca: &MeshCa, name: &str) -> Result<TlsSpec, RunError> {
     let node_dir = dir.join(name);
-    let id = ca
-        .issue_node(name)
+    ca.issue_node(name)
         .and_then(|n| Identity::new(ca.trust(), n))
-        .and_then(|i| i.save(&node_dir).map(|()| i))
+        .and_then(|i| i.save(&node_dir))
         .map_err(|e| setup(format!("identity of {name}"))(Box::new(e)))?;
-    drop(id);
     Ok(TlsSpec {
         ca_cert: node_dir.join("ca.crt"),
         cert: Some(node_dir.join("node.crt")),
