@@ -14,10 +14,13 @@
 //! - [`echo`]: a tokio UDP echo server standing in for a game server, and the probe payload
 //!   ([`echo::GamePacket`]) whose echoes give per-packet RTT and loss.
 //! - [`udp_link`]: real UDP sockets around two emulated links, for demos and scenarios.
+//! - [`scenario`]: topology scenarios from TOML, run with real nodes on loopback
+//!   (`lightspeed-sim run FILE`).
 
 #![forbid(unsafe_code)]
 
 pub mod echo;
 pub mod link;
+pub mod scenario;
 pub mod traffic;
 pub mod udp_link;

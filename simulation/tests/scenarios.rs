@@ -1,0 +1,235 @@
+//! Scenario runs with real nodes on loopback, through the runner library.
+//!
+//! Runs are serialized (one at a time) so they do not disturb each other's timing on small
+//! machines. Every run is bounded by the runner itself: its duration plus 60 s of slack, after
+//! which it fails with `RunError::Timeout`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use lightspeed_sim::scenario::{self, PhaseStats, Report, RunOptions, Scenario};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn run(sc: &Scenario) -> Report {
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let report = scenario::run_blocking(sc, &RunOptions::default())
+        .unwrap_or_else(|e| panic!("scenario {} did not run: {e}", sc.name));
+    println!("{}", scenario::render_table(&report));
+    report
+}
+
+fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/scenarios")
+}
+
+fn phase<'a>(r: &'a Report, name: &str) -> &'a PhaseStats {
+    r.phases
+        .iter()
+        .find(|p| p.name == name)
+        .unwrap_or_else(|| panic!("no phase {name}"))
+}
+
+#[test]
+fn every_shipped_scenario_passes() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(scenarios_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    let mut failed = Vec::new();
+    for f in &files {
+        let sc = Scenario::load(f).unwrap();
+        let r = run(&sc);
+        failed.extend(r.failures().map(|o| format!("{}: {o}", sc.name)));
+        assert_eq!(r.overall.path, sc.game.path(), "{}", sc.name);
+    }
+    assert!(
+        failed.is_empty(),
+        "failed expectations:\n{}",
+        failed.join("\n")
+    );
+}
+
+#[test]
+fn without_fec_the_lossy_scenario_fails_and_names_the_expectation() {
+    let text = std::fs::read_to_string(scenarios_dir().join("lossy-last-mile.toml")).unwrap();
+    assert!(text.contains("fec = \"auto\""));
+    let sc = Scenario::from_toml(&text.replace("fec = \"auto\"", "fec = \"off\"")).unwrap();
+    let r = run(&sc);
+    assert!(!r.passed);
+    let failures: Vec<String> = r.failures().map(ToString::to_string).collect();
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.starts_with("FAILED expect[0] residual_loss_max = 0.001: measured 0.")),
+        "{failures:?}"
+    );
+    // 5 % loss each way on one leg: roughly one game packet in ten loses its echo.
+    assert!(
+        r.overall.residual_loss > 0.03,
+        "{}",
+        r.overall.residual_loss
+    );
+    assert_eq!(r.overall.fec_recovered, 0);
+}
+
+const TIMELINE: &str = r#"
+[scenario]
+name = "timeline"
+duration_s = 9
+first_phase = "clean"
+
+[[node]]
+name = "edge"
+roles = ["edge"]
+
+[[node]]
+name = "proxy"
+roles = ["proxy"]
+
+[[link]]
+a = "edge"
+b = "proxy"
+delay_ms = 5
+
+[game]
+profile = "cs2"
+server = "proxy"
+edge = "edge"
+
+[[event]]
+at_s = 2
+action = "degrade"
+link = ["edge", "proxy"]
+delay_ms = 45
+phase = "slow"
+
+[[event]]
+at_s = 4
+action = "restore"
+link = ["proxy", "edge"]
+phase = "normal"
+
+[[event]]
+at_s = 6
+action = "partition"
+link = ["edge", "proxy"]
+phase = "cut"
+
+[[event]]
+at_s = 7
+action = "heal"
+node = "proxy"
+phase = "healed"
+
+[[expect]]
+phase = "cut"
+failover_max_ms = 300
+"#;
+
+#[test]
+fn timeline_events_shape_their_phases() {
+    let r = run(&Scenario::from_toml(TIMELINE).unwrap());
+    let (clean, slow, normal, cut, healed) = (
+        phase(&r, "clean"),
+        phase(&r, "slow"),
+        phase(&r, "normal"),
+        phase(&r, "cut"),
+        phase(&r, "healed"),
+    );
+    assert_eq!(clean.residual_loss, 0.0);
+    assert!(clean.rtt_ms.p50 >= 10.0, "{}", clean.rtt_ms.p50);
+    // 40 ms more each way while degraded, back after the restore.
+    assert!(
+        slow.rtt_ms.p50 >= clean.rtt_ms.p50 + 75.0,
+        "{}",
+        slow.rtt_ms.p50
+    );
+    assert!(
+        normal.rtt_ms.p50 < clean.rtt_ms.p50 + 5.0,
+        "{}",
+        normal.rtt_ms.p50
+    );
+    // Partitioned for a second: (almost) everything sent then is lost, and the gap shows it.
+    // A few packets from the cut's last ticks come back after the heal, rebuilt by the
+    // sliding-window FEC from repairs sent after it.
+    assert!(cut.residual_loss > 0.9, "{}", cut.residual_loss);
+    assert!(cut.max_gap_ms > 900.0, "{}", cut.max_gap_ms);
+    assert!(cut.path.is_empty(), "{:?}", cut.path);
+    assert_eq!(healed.residual_loss, 0.0);
+    assert_eq!(healed.path, ["edge", "proxy"]);
+    // The 300 ms failover bound cannot hold over a one-second cut with no other path.
+    let f: Vec<String> = r.failures().map(ToString::to_string).collect();
+    assert_eq!(f.len(), 1);
+    assert!(
+        f[0].starts_with("FAILED expect[0] failover_max_ms = 300 (phase \"cut\"): measured 9"),
+        "{f:?}"
+    );
+}
+
+const RELAY_CRASH: &str = r#"
+[scenario]
+name = "relay-crash-single-path"
+duration_s = 8
+
+[[node]]
+name = "edge"
+roles = ["edge"]
+
+[[node]]
+name = "relay"
+roles = ["relay"]
+
+[[node]]
+name = "proxy"
+roles = ["proxy"]
+
+[[link]]
+a = "edge"
+b = "relay"
+delay_ms = 5
+
+[[link]]
+a = "relay"
+b = "proxy"
+delay_ms = 5
+
+[game]
+profile = "cs2"
+server = "proxy"
+edge = "edge"
+route = ["relay"]
+
+[[event]]
+at_s = 2.5
+action = "kill"
+node = "relay"
+phase = "relay-dead"
+
+[[event]]
+at_s = 5
+action = "restart"
+node = "relay"
+phase = "relay-back"
+
+[[expect]]
+phase = "start"
+residual_loss_max = 0.01
+"#;
+
+#[test]
+fn a_killed_relay_on_the_only_path_stops_the_game_and_restarts() {
+    let r = run(&Scenario::from_toml(RELAY_CRASH).unwrap());
+    assert!(r.passed, "before the crash nothing is lost");
+    // No other path exists: everything sent while the relay is down is lost.
+    let dead = phase(&r, "relay-dead");
+    assert!(dead.residual_loss > 0.99, "{}", dead.residual_loss);
+    assert!(dead.max_gap_ms > 2_000.0, "{}", dead.max_gap_ms);
+    // The restarted relay is reachable again at the address its peers know.
+    let back = phase(&r, "relay-back");
+    assert_eq!(back.path.first().map(String::as_str), Some("edge"));
+    assert_eq!(back.path.get(1).map(String::as_str), Some("relay"));
+}
