@@ -25,7 +25,7 @@ use crate::discovery::DiscoveryActor;
 use crate::fec_actor::FecActor;
 use crate::health::{HealthActor, HealthSnapshot};
 use crate::route::RouteActor;
-use crate::session::{CloseAll, Event, SessionActor};
+use crate::session::{CloseAll, Event, SessionActor, Stop};
 use crate::spec::{FecSetting, NodeSpec};
 
 /// Data-plane events buffered for the session actor. New flows and path events are rare; 1024
@@ -215,17 +215,35 @@ impl NodeHandle {
         self.dp.table.len()
     }
 
-    /// Closes every session cleanly, stops the control server and the packet loops.
+    /// Closes every session cleanly, stops the control server, the actors and the packet
+    /// loops, and releases the node's sockets.
     pub async fn shutdown(self) -> usize {
         let closed = self.session.send(CloseAll).await.unwrap_or(0);
+        self.stop().await;
+        tracing::info!(closed, "node stopped");
+        closed
+    }
+
+    /// Stops the node the way a crash would look to its peers: no Close to anyone, sockets
+    /// gone. For simulations and tests; the process itself keeps running.
+    pub async fn crash(self) {
+        self.stop().await;
+        tracing::info!("node crashed (simulated)");
+    }
+
+    async fn stop(self) {
         if let Some(server) = &self.control {
             server.shutdown().await;
         }
         self.pool.close_all().await;
+        let _ = self.session.send(Stop).await;
         for t in &self.tasks {
             t.abort();
         }
-        tracing::info!(closed, "node stopped");
-        closed
+        for id in self.dp.table.entries().iter().map(|e| e.id) {
+            self.dp.remove_session(id);
+        }
+        // Let the aborted loops drop their handles on the data plane (and its sockets).
+        tokio::task::yield_now().await;
     }
 }

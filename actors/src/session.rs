@@ -483,3 +483,16 @@ impl actix::Handler<CloseAll> for SessionActor {
             .count()
     }
 }
+
+/// Stops the actor (after [`CloseAll`], or instead of it for a crash): it drops its data-plane
+/// handle so the node's sockets are released.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Stop;
+
+impl actix::Handler<Stop> for SessionActor {
+    type Result = ();
+    fn handle(&mut self, _msg: Stop, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
