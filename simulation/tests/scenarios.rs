@@ -153,11 +153,18 @@ fn timeline_events_shape_their_phases() {
         "{}",
         normal.rtt_ms.p50
     );
-    // Partitioned for a second: (almost) everything sent then is lost, and the gap shows it.
-    // A few packets from the cut's last ticks come back after the heal, rebuilt by the
-    // sliding-window FEC from repairs sent after it.
-    assert!(cut.residual_loss > 0.9, "{}", cut.residual_loss);
-    assert!(cut.max_gap_ms > 900.0, "{}", cut.max_gap_ms);
+    // Partitioned for a second: most of what is sent then is lost, and the gap shows it. The
+    // edge declares the path dead after three silent keepalives, sets up a fresh session and
+    // holds the game's packets while it binds; after the heal it sends only those held for
+    // at most 250 ms (MAX_PENDING_AGE), so a few of the cut's last packets arrive, late but
+    // never stale.
+    assert!(cut.residual_loss > 0.7, "{}", cut.residual_loss);
+    assert!(cut.max_gap_ms > 700.0, "{}", cut.max_gap_ms);
+    assert!(
+        cut.rtt_ms.max < 400.0,
+        "held packets are never stale: {}",
+        cut.rtt_ms.max
+    );
     assert!(cut.path.is_empty(), "{:?}", cut.path);
     assert_eq!(healed.residual_loss, 0.0);
     assert_eq!(healed.path, ["edge", "proxy"]);
@@ -165,9 +172,10 @@ fn timeline_events_shape_their_phases() {
     let f: Vec<String> = r.failures().map(ToString::to_string).collect();
     assert_eq!(f.len(), 1);
     assert!(
-        f[0].starts_with("FAILED expect[0] failover_max_ms = 300 (phase \"cut\"): measured 9"),
+        f[0].starts_with("FAILED expect[0] failover_max_ms = 300 (phase \"cut\"): measured "),
         "{f:?}"
     );
+    assert!(cut.max_gap_ms > 300.0, "{}", cut.max_gap_ms);
 }
 
 const RELAY_CRASH: &str = r#"

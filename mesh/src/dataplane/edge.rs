@@ -15,6 +15,10 @@ use super::endpoint::{Endpoint, EndpointOutput};
 /// Datagrams held while the session binds. The game's first packets are its connection
 /// handshake, so they are kept rather than dropped; 32 covers ~250 ms of a 128 Hz game.
 pub const MAX_PENDING: usize = 32;
+/// Held datagrams older than this when the session binds are dropped, not sent: a game
+/// packet a quarter second old is worse than none (the game has moved on, and a burst of
+/// stale input can be replayed as if current).
+pub const MAX_PENDING_AGE: Duration = Duration::from_millis(250);
 /// Interval between Bind attempts until a BindAck arrives.
 pub const BIND_RETRY: Duration = Duration::from_millis(100);
 
@@ -50,7 +54,7 @@ pub struct EdgeSession {
     next_bind: Micros,
     next_probe: Micros,
     timing: EdgeTiming,
-    pending: VecDeque<Vec<u8>>,
+    pending: VecDeque<(Micros, Vec<u8>)>,
     dead_reported: bool,
 }
 
@@ -95,7 +99,7 @@ impl EdgeSession {
         if self.pending.len() >= MAX_PENDING {
             return Err(DropReason::FlowPending);
         }
-        self.pending.push_back(payload.to_vec());
+        self.pending.push_back((now, payload.to_vec()));
         Ok(())
     }
 
@@ -115,8 +119,12 @@ impl EdgeSession {
                 self.bound = true;
                 self.dead_reported = false;
                 self.next_probe = now + self.timing.keepalive;
-                while let Some(p) = self.pending.pop_front() {
-                    self.endpoint.send_data(now, &p, out);
+                while let Some((held_at, p)) = self.pending.pop_front() {
+                    if now.saturating_since(held_at) > MAX_PENDING_AGE {
+                        out.dropped(DropReason::FlowPending);
+                    } else {
+                        self.endpoint.send_data(now, &p, out);
+                    }
                 }
                 self.pending = VecDeque::new();
                 Ok(EdgeEvent::Bound)

@@ -212,8 +212,10 @@ impl DataPlane {
                 Local::Game(&sock, client),
             );
             let now = self.clock.now();
-            for payload in &held {
-                if let Err(reason) = session.from_game(now, payload, &mut sink) {
+            for (held_at, payload) in &held {
+                // Stamped with their arrival, so the session drops any that grow too old
+                // before the BindAck.
+                if let Err(reason) = session.from_game(*held_at, payload, &mut sink) {
                     self.counters.dropped(reason);
                 }
             }

@@ -178,3 +178,42 @@ fn pending_queue_is_bounded() {
         Err(DropReason::FlowPending)
     );
 }
+
+#[test]
+fn held_packets_too_old_at_the_bind_ack_are_dropped_not_sent() {
+    let (mut edge, mut proxy) = pair();
+    let (mut e_out, mut p_out) = (Out::default(), Out::default());
+    edge.from_game(Micros(0), b"stale", &mut e_out).unwrap();
+    edge.from_game(Micros::from_millis(200), b"fresh", &mut e_out)
+        .unwrap();
+    edge.poll(Micros::from_millis(200), &mut e_out);
+    let (_, bind) = e_out.sent.remove(0);
+    proxy
+        .on_packet(
+            Micros::from_millis(300),
+            EDGE.parse().unwrap(),
+            &open(&bind),
+            &mut p_out,
+        )
+        .unwrap();
+    let (_, ack) = p_out.sent.remove(0);
+    edge.on_packet(
+        Micros::from_millis(300),
+        PROXY.parse().unwrap(),
+        &open(&ack),
+        &mut e_out,
+    )
+    .unwrap();
+    assert_eq!(e_out.sent.len(), 1, "only the fresh datagram is flushed");
+    assert_eq!(e_out.dropped, vec![DropReason::FlowPending]);
+    let (_, data) = e_out.sent.remove(0);
+    proxy
+        .on_packet(
+            Micros::from_millis(301),
+            EDGE.parse().unwrap(),
+            &open(&data),
+            &mut p_out,
+        )
+        .unwrap();
+    assert_eq!(p_out.delivered, vec![b"fresh".to_vec()]);
+}

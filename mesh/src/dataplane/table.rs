@@ -85,8 +85,9 @@ pub type FlowKey = (usize, SocketAddr);
 /// A game flow at an edge.
 #[derive(Debug)]
 pub enum Flow {
-    /// Waiting for its session; the game's first datagrams, bounded by [`MAX_PENDING`].
-    Pending(Vec<Vec<u8>>),
+    /// Waiting for its session; the game's first datagrams with when they arrived, bounded by
+    /// [`MAX_PENDING`].
+    Pending(Vec<(Micros, Vec<u8>)>),
     /// Mapped to a session.
     Active(SessionId),
     /// Its last set-up failed (refused, unreachable): the game's datagrams are dropped until
@@ -235,7 +236,7 @@ impl SessionTable {
         if let Some(mut f) = self.flows.get_mut(&key) {
             return match f.value_mut() {
                 Flow::Pending(q) if q.len() < MAX_PENDING => {
-                    q.push(payload.to_vec());
+                    q.push((now, payload.to_vec()));
                     Ok(false)
                 }
                 Flow::Backoff { until, .. } if now < *until => Err(TableError::Backoff),
@@ -246,7 +247,7 @@ impl SessionTable {
                         Flow::Backoff { failures, .. } => *failures,
                         _ => 0,
                     };
-                    *f.value_mut() = Flow::Pending(vec![payload.to_vec()]);
+                    *f.value_mut() = Flow::Pending(vec![(now, payload.to_vec())]);
                     drop(f);
                     self.retry_counts.insert(key, failures);
                     Ok(true)
@@ -258,12 +259,12 @@ impl SessionTable {
             return Err(TableError::Full);
         }
         self.flows
-            .insert(key, Flow::Pending(vec![payload.to_vec()]));
+            .insert(key, Flow::Pending(vec![(now, payload.to_vec())]));
         Ok(true)
     }
 
     /// Maps a flow to its new session and hands back the datagrams held meanwhile.
-    pub fn activate_flow(&self, key: FlowKey, id: SessionId) -> Vec<Vec<u8>> {
+    pub fn activate_flow(&self, key: FlowKey, id: SessionId) -> Vec<(Micros, Vec<u8>)> {
         self.retry_counts.remove(&key);
         match self.flows.insert(key, Flow::Active(id)) {
             Some(Flow::Pending(q)) => q,
@@ -379,7 +380,7 @@ mod tests {
         assert_eq!(t.hold_pending(k, b"d", now), Err(TableError::Full));
         let held = t.activate_flow(k, SessionId(5));
         assert_eq!(held.len(), MAX_PENDING);
-        assert_eq!(held[0], b"a");
+        assert_eq!(held[0], (now, b"a".to_vec()));
         assert_eq!(t.flow_session(&k), Some(SessionId(5)));
         t.insert(relay_entry(5)).unwrap();
         t.remove(SessionId(5));
