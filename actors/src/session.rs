@@ -41,7 +41,7 @@ use crate::discovery::{DiscoveryActor, LookupPeer};
 use crate::fec_actor::{AcceptFec, FecActor, ProposeFec};
 use crate::fec_policy::{self, DECODER_SLOTS};
 use crate::route::{PathFor, RouteActor};
-use crate::spec::NodeSpec;
+use crate::spec::{NodeSpec, SharedRoles};
 
 /// How long a control request may take before the set-up is abandoned.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -118,6 +118,7 @@ pub struct SessionActor {
     pool: Arc<ClientPool>,
     admission: Admission,
     advertise: SocketAddr,
+    roles: SharedRoles,
     next_request: u64,
 }
 
@@ -132,6 +133,7 @@ impl SessionActor {
         discovery: Addr<DiscoveryActor>,
         pool: Arc<ClientPool>,
         advertise: SocketAddr,
+        roles: SharedRoles,
     ) -> SessionActor {
         let admission = Admission {
             tokens: spec.proxy.tokens.clone(),
@@ -147,8 +149,14 @@ impl SessionActor {
             pool,
             admission,
             advertise,
+            roles,
             next_request: 1,
         }
+    }
+
+    /// Whether the node holds `role` now (roles change at runtime).
+    fn holds(&self, role: Role) -> bool {
+        self.roles.read().contains(&role)
     }
 
     fn limiter(&self) -> TokenBucket {
@@ -272,7 +280,7 @@ impl SessionActor {
                 game,
                 fec,
                 path,
-            } if self.spec.has(Role::Proxy) => {
+            } if self.holds(Role::Proxy) => {
                 self.admit(id, env.trace, token, target, game, fec, path)
             }
             Message::RelayInstall {
@@ -280,7 +288,7 @@ impl SessionActor {
                 key,
                 upstream,
                 ..
-            } if self.spec.has(Role::Relay) => {
+            } if self.holds(Role::Relay) => {
                 if !matches!(peer.identity, PeerIdentity::Node(_)) {
                     return reply(error_reply(
                         id,
