@@ -240,3 +240,91 @@ fn node_from_another_ca_cannot_join() {
     assert_eq!(state_of(&c1, "c2"), None);
     assert_eq!(c1.metric("lightspeed_gossip_received_packets_total"), 0);
 }
+
+/// Runs `lightspeed-node ctl --admin ADDR args...` and returns its stdout.
+fn ctl(admin: SocketAddr, args: &[&str]) -> String {
+    let admin = admin.to_string();
+    let mut all = vec!["ctl", "--admin", &admin];
+    all.extend_from_slice(args);
+    let mut p = support::Proc::spawn(&all);
+    let status = p.wait(Duration::from_secs(10));
+    assert!(status.success(), "ctl {args:?} failed: {}", p.stderr());
+    p.stdout()
+}
+
+/// Sends one RelayInstall for `session` as mesh node `probe` and returns the reply's message.
+fn relay_install(
+    rt: &tokio::runtime::Runtime,
+    dir: &TempDir,
+    control: SocketAddr,
+    session: u32,
+) -> lightspeed_protocol::control::Message {
+    use lightspeed_actors::control::{decode, encode};
+    use lightspeed_mesh::identity::Identity;
+    use lightspeed_mesh::quic::{
+        ControlClient, TransportSettings, client_endpoint, node_client_config,
+    };
+    use lightspeed_protocol::control::{Envelope, Message};
+    use lightspeed_protocol::{SessionId, SessionKey};
+    let id = Identity::load_dir(&dir.0.join("probe")).unwrap();
+    rt.block_on(async {
+        let config = node_client_config(&id, &TransportSettings::default()).unwrap();
+        let client =
+            ControlClient::connect(client_endpoint(config, control).unwrap(), control, "r1")
+                .await
+                .unwrap();
+        let install = Envelope::new(
+            1,
+            None,
+            Message::RelayInstall {
+                session: SessionId(session),
+                key: SessionKey([9; 32]),
+                upstream: "127.0.0.1:9".parse().unwrap(),
+                idle_timeout_ms: 30_000,
+            },
+        );
+        let frame = client
+            .request(&encode(&install).unwrap(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        client.close().await;
+        decode(&frame).unwrap().body
+    })
+}
+
+#[test]
+fn relay_installs_follow_runtime_roles_set_with_ctl() {
+    use lightspeed_protocol::control::Message;
+    let dir = TempDir::new("membership-roles");
+    mesh_identities(&dir.0, &["r1", "probe"]);
+    let r1 = start(&dir, "r1", "127.0.0.9", "127.0.0.9:0", &[]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    assert_eq!(relay_install(&rt, &dir, r1.control(), 7), Message::Ack);
+
+    assert_eq!(ctl(r1.admin, &["roles", "set", "proxy"]).trim(), "proxy");
+    assert_eq!(ctl(r1.admin, &["roles", "get"]).trim(), "proxy");
+    assert!(
+        matches!(
+            relay_install(&rt, &dir, r1.control(), 8),
+            Message::Error { .. }
+        ),
+        "a node without the relay role refuses relay installs"
+    );
+    assert_eq!(roles_of(&r1, "r1"), ["proxy"]);
+
+    assert_eq!(
+        ctl(r1.admin, &["roles", "set", "relay,proxy"]).trim(),
+        "relay,proxy"
+    );
+    assert_eq!(relay_install(&rt, &dir, r1.control(), 8), Message::Ack);
+    assert_eq!(r1.health()["roles"], serde_json::json!(["relay", "proxy"]));
+
+    // The edge role needs sockets set up at start: refused at runtime, roles unchanged.
+    let (status, _) = http_post(r1.admin, "/api/roles", r#"{"roles":["edge"]}"#);
+    assert_eq!(status, "HTTP/1.1 409 Conflict");
+    assert_eq!(ctl(r1.admin, &["roles", "get"]).trim(), "relay,proxy");
+}
