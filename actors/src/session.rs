@@ -42,6 +42,7 @@ use crate::fec_actor::{AcceptFec, FecActor, ProposeFec};
 use crate::fec_policy::{self, DECODER_SLOTS};
 use crate::route::{PathFor, RouteActor};
 use crate::spec::{NodeSpec, SharedRoles};
+use lightspeed_mesh::identity::{MeshTrust, TokenVerifier};
 
 /// How long a control request may take before the set-up is abandoned.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -139,6 +140,10 @@ impl SessionActor {
             tokens: spec.proxy.tokens.clone(),
             policy: spec.proxy.policy.clone(),
             max_sessions: spec.limits.max_sessions,
+            // The node loaded this CA certificate at start; without it only static tokens work.
+            ca_tokens: MeshTrust::load(&spec.tls.ca_cert)
+                .ok()
+                .and_then(|t| TokenVerifier::new(&t).ok()),
         };
         SessionActor {
             spec,
@@ -329,6 +334,9 @@ impl SessionActor {
             token: &token.0,
             target,
             sessions: self.dp.table.len(),
+            now_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
         });
         if let Err((code, message)) = decision {
             tracing::info!(%target, ?code, "session refused");

@@ -109,6 +109,19 @@ pub enum MeshCommand {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Print an edge token for PLAYER signed by the CA; every proxy of the mesh accepts it
+    /// until it expires (besides its static `[proxy] tokens`).
+    Token {
+        /// Directory holding the CA (ca.crt, ca.key).
+        #[arg(long, value_name = "DIR")]
+        ca: PathBuf,
+        /// Player name: 1-64 of A-Z a-z 0-9 - _.
+        #[arg(long, value_name = "PLAYER")]
+        name: String,
+        /// Validity in days.
+        #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u64).range(1..=3650))]
+        days: u64,
+    },
 }
 
 /// Arguments of `lightspeed-node demo`, validated by clap.

@@ -328,3 +328,31 @@ fn relay_installs_follow_runtime_roles_set_with_ctl() {
     assert_eq!(status, "HTTP/1.1 409 Conflict");
     assert_eq!(ctl(r1.admin, &["roles", "get"]).trim(), "relay,proxy");
 }
+
+#[test]
+fn mesh_token_prints_a_token_the_ca_verifies() {
+    use lightspeed_mesh::identity::{MeshTrust, TokenVerifier};
+    let dir = TempDir::new("mesh-token");
+    let ca = dir.path("ca");
+    let ca = ca.to_str().unwrap();
+    let (code, err) = support::run(&["mesh", "init", "--out", ca]);
+    assert_eq!(code, Some(0), "{err}");
+    let mut p = support::Proc::spawn(&[
+        "mesh", "token", "--ca", ca, "--name", "alice", "--days", "2",
+    ]);
+    assert!(p.wait(Duration::from_secs(10)).success(), "{}", p.stderr());
+    let token = p.stdout().trim().to_owned();
+    let trust = MeshTrust::load(&dir.path("ca").join("ca.crt")).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let v = TokenVerifier::new(&trust).unwrap();
+    assert_eq!(v.verify(&token, now).as_deref(), Ok("alice"));
+    assert!(
+        v.verify(&token, now + 3 * 86_400).is_err(),
+        "expires after 2 days"
+    );
+    let (code, _) = support::run(&["mesh", "token", "--ca", ca, "--name", "bad.name"]);
+    assert_eq!(code, Some(1));
+}
