@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use lightspeed_mesh::identity::TokenVerifier;
 use lightspeed_mesh::policy::DestinationPolicy;
 use lightspeed_protocol::control::ErrorCode;
 
@@ -15,6 +16,8 @@ pub struct Request<'a> {
     pub target: SocketAddr,
     /// Sessions in the table now.
     pub sessions: usize,
+    /// Wall-clock time, Unix seconds, for the expiry of CA-signed tokens.
+    pub now_unix: u64,
 }
 
 /// Admission rules of a proxy.
@@ -26,6 +29,8 @@ pub struct Admission {
     pub policy: DestinationPolicy,
     /// Session cap.
     pub max_sessions: usize,
+    /// Checks CA-signed tokens (`lightspeed-node mesh token`), accepted besides `tokens`.
+    pub ca_tokens: Option<TokenVerifier>,
 }
 
 impl Admission {
@@ -37,6 +42,11 @@ impl Admission {
         let token_ok = self.tokens.iter().fold(false, |ok, t| {
             ok | ct_eq(t.as_bytes(), req.token.as_bytes())
         });
+        let token_ok = token_ok
+            || self
+                .ca_tokens
+                .as_ref()
+                .is_some_and(|v| v.verify(req.token, req.now_unix).is_ok());
         if !token_ok {
             return Err((ErrorCode::BadToken, "unknown client token".into()));
         }
@@ -69,6 +79,7 @@ mod tests {
             tokens: vec!["player-token-0123456789".into()],
             policy: DestinationPolicy::default(),
             max_sessions: 1,
+            ca_tokens: None,
         }
     }
 
@@ -78,8 +89,40 @@ mod tests {
                 token,
                 target: target.parse().unwrap(),
                 sessions,
+                now_unix: 1_000,
             })
             .map_err(|(c, _)| c)
+    }
+
+    #[test]
+    fn ca_signed_tokens_are_accepted_until_they_expire() {
+        use lightspeed_mesh::identity::{MeshCa, issue_token};
+        let dir = std::env::temp_dir().join(format!("ls-adm-token-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let ca = MeshCa::generate("adm-test").unwrap();
+        ca.save(&dir).unwrap();
+        let token = issue_token(&dir, "alice", 2_000).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let a = Admission {
+            ca_tokens: Some(TokenVerifier::new(&ca.trust()).unwrap()),
+            ..adm()
+        };
+        let decide = |token: &str, now_unix| {
+            a.decide(&Request {
+                token,
+                target: "203.0.113.5:7777".parse().unwrap(),
+                sessions: 0,
+                now_unix,
+            })
+            .map_err(|(c, _)| c)
+        };
+        assert_eq!(decide(&token, 1_999), Ok(()));
+        assert_eq!(decide(&token, 2_000), Err(ErrorCode::BadToken));
+        assert_eq!(decide("player-token-0123456789", 5_000), Ok(()));
+        assert_eq!(
+            decide("lst1.alice.2000.00", 1_000),
+            Err(ErrorCode::BadToken)
+        );
     }
 
     #[test]

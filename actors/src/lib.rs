@@ -8,7 +8,7 @@
 //! | [`session::SessionActor`] | [`admission`] (admit/refuse), the data-plane session cores of `lightspeed-mesh` |
 //! | [`fec_actor::FecActor`] | [`fec_policy`] |
 //! | [`route::RouteActor`] | [`route::static_path`] |
-//! | [`discovery::DiscoveryActor`] | the configured peer list |
+//! | [`discovery::DiscoveryActor`] | the configured peer list; `lightspeed_mesh::membership::Membership` via [`gossip::Gossip`] |
 //! | [`health::HealthActor`] | [`health::snapshot`] over the endpoint estimators |
 //!
 //! What it is not: the packet path. Forwarding never goes through a mailbox; actors install
@@ -26,7 +26,9 @@ pub mod discovery;
 pub mod fec_actor;
 pub mod fec_policy;
 pub mod fec_setting;
+pub mod gossip;
 pub mod health;
+pub mod mesh_view;
 pub mod node;
 pub mod route;
 pub mod session;

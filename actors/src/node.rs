@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use tokio::sync::mpsc;
@@ -18,19 +18,29 @@ use lightspeed_mesh::dataplane::Counters;
 use lightspeed_mesh::dataplane::io::DataPlane;
 use lightspeed_mesh::dataplane::table::{Clock, SessionTable};
 use lightspeed_mesh::identity::{Identity, IdentityError, MeshTrust};
-use lightspeed_mesh::quic::{self, ControlServer, QuicError, TransportSettings};
+use lightspeed_mesh::membership::{Membership, NodeId, SeedConfig, SeedList};
+use lightspeed_mesh::quic::{
+    self, ControlServer, DatagramLinks, LinkSettings, QuicError, TransportSettings,
+};
+use lightspeed_mesh::topology::{EcdsaSigner, MeshKeyring, Topology, TopologyConfig};
 
 use crate::control::{Bridge, ClientPool};
-use crate::discovery::DiscoveryActor;
+use crate::discovery::{self, DiscoveryActor, Inbound, Leave, RolesChanged, SeedDialer};
 use crate::fec_actor::FecActor;
+use crate::gossip::Gossip;
 use crate::health::{HealthActor, HealthSnapshot};
+use crate::mesh_view::MeshView;
 use crate::route::RouteActor;
 use crate::session::{CloseAll, Event, SessionActor, Stop};
-use crate::spec::{FecSetting, NodeSpec};
+use crate::spec::{FecSetting, MeshSpec, NodeSpec, SharedRoles};
 
 /// Data-plane events buffered for the session actor. New flows and path events are rare; 1024
 /// absorbs a burst of new players without unbounded memory.
 const EVENT_QUEUE: usize = 1_024;
+
+/// Membership datagrams buffered for the discovery actor: a few seconds of the worst-case
+/// gossip rate of a large mesh; beyond it they are dropped like lost UDP.
+const INBOUND_QUEUE: usize = 1_024;
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +68,9 @@ pub enum StartError {
     /// The QUIC server could not start.
     #[error("QUIC control server: {0}")]
     Quic(#[from] QuicError),
+    /// Gossip membership could not start (bad settings, unusable key).
+    #[error("mesh membership: {0}")]
+    Mesh(String),
 }
 
 /// A running node.
@@ -70,7 +83,13 @@ pub struct NodeHandle {
     pub redirects: Vec<SocketAddr>,
     /// Latest per-session health.
     pub health: HealthSnapshot,
+    /// Roles held now (see [`NodeHandle::set_roles`]).
+    pub roles: SharedRoles,
+    /// The mesh as this node sees it (members, topology), refreshed by discovery.
+    pub view: MeshView,
     session: Addr<SessionActor>,
+    discovery: Addr<DiscoveryActor>,
+    links: Option<Arc<DatagramLinks>>,
     control: Option<ControlServer>,
     pool: Arc<ClientPool>,
     tasks: Vec<JoinHandle<()>>,
@@ -88,6 +107,15 @@ impl std::fmt::Debug for NodeHandle {
 
 /// Starts a node for `spec`, counting into `counters`.
 pub async fn start(spec: NodeSpec, counters: Arc<Counters>) -> Result<NodeHandle, StartError> {
+    start_with(spec, counters, MeshView::default()).await
+}
+
+/// [`start`], publishing the mesh view into `view` (the admin API's handle).
+pub async fn start_with(
+    spec: NodeSpec,
+    counters: Arc<Counters>,
+    view: MeshView,
+) -> Result<NodeHandle, StartError> {
     let trust = MeshTrust::load(&spec.tls.ca_cert)?;
     let identity = match (&spec.tls.cert, &spec.tls.key) {
         (Some(cert), Some(key)) => Some(Identity::load(&spec.tls.ca_cert, cert, key)?),
@@ -135,7 +163,35 @@ pub async fn start(spec: NodeSpec, counters: Arc<Counters>) -> Result<NodeHandle
         .map_or((FecSetting::Auto, Duration::from_millis(2)), |e| {
             (e.fec, e.fec_deadline)
         });
-    let discovery = DiscoveryActor::new(&spec.peers).start();
+    let roles: SharedRoles = Arc::new(parking_lot::RwLock::new(spec.roles.clone()));
+    let wants_control = spec.has(Role::Proxy) || spec.has(Role::Relay) || spec.mesh.is_some();
+    let server = match (wants_control, &identity) {
+        (true, Some(id)) => Some(ControlServer::bind(
+            spec.control_listen,
+            quic::server_config(id, &TransportSettings::default())?,
+        )?),
+        _ => None,
+    };
+    let (inbound_tx, mut inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+    let (discovery, links) = match (&spec.mesh, &identity, &server) {
+        (Some(mesh), Some(id), Some(server)) => {
+            let control = discovery::control_advertise(server.local_addr(), advertise);
+            let origin = Instant::now();
+            let (gossip, dialer, links) = gossip_for(
+                mesh,
+                id,
+                &trust,
+                control,
+                advertise,
+                &roles,
+                inbound_tx.clone(),
+            )?;
+            let actor =
+                DiscoveryActor::with_gossip(&spec.peers, gossip, dialer, view.clone(), origin);
+            (actor.start(), Some(links))
+        }
+        _ => (DiscoveryActor::new(&spec.peers).start(), None),
+    };
     let route = RouteActor::new(Arc::clone(&spec)).start();
     let fec = FecActor::new(fec_setting, fec_deadline).start();
     let pool = Arc::new(ClientPool::new(identity.clone(), trust));
@@ -144,9 +200,10 @@ pub async fn start(spec: NodeSpec, counters: Arc<Counters>) -> Result<NodeHandle
         Arc::clone(&dp),
         fec,
         route,
-        discovery,
+        discovery.clone(),
         Arc::clone(&pool),
         advertise,
+        roles.clone(),
     )
     .start();
     let health = HealthSnapshot::default();
@@ -159,21 +216,26 @@ pub async fn start(spec: NodeSpec, counters: Arc<Counters>) -> Result<NodeHandle
         }
     }));
 
-    let mut control = None;
+    let gossip_to = discovery.clone();
+    tasks.push(tokio::spawn(async move {
+        while let Some(dg) = inbound_rx.recv().await {
+            gossip_to.do_send(Inbound(dg));
+        }
+    }));
     let mut control_addr = None;
-    if let (true, Some(id)) = (spec.has(Role::Proxy) || spec.has(Role::Relay), &identity) {
-        let server = ControlServer::bind(
-            spec.control_listen,
-            quic::server_config(id, &TransportSettings::default())?,
-        )?;
+    if let Some(server) = &server {
         control_addr = Some(server.local_addr());
         let serving = server.clone();
         let bridge = Arc::new(Bridge {
             session: session.clone(),
         });
-        tasks.push(tokio::spawn(async move { serving.serve(bridge).await }));
-        control = Some(server);
+        let sink = links.is_some().then(|| inbound_tx.clone());
+        tasks.push(tokio::spawn(async move {
+            serving.serve_with_datagrams(bridge, sink).await
+        }));
     }
+    drop(inbound_tx);
+    let control = server;
 
     let mut redirects = Vec::new();
     if let (true, Some(edge)) = (spec.has(Role::Edge), &spec.edge) {
@@ -202,7 +264,11 @@ pub async fn start(spec: NodeSpec, counters: Arc<Counters>) -> Result<NodeHandle
         control_addr,
         redirects,
         health,
+        roles,
+        view,
         session,
+        discovery,
+        links,
         control,
         pool,
         tasks,
@@ -215,9 +281,17 @@ impl NodeHandle {
         self.dp.table.len()
     }
 
-    /// Closes every session cleanly, stops the control server, the actors and the packet
-    /// loops, and releases the node's sockets.
+    /// Replaces the roles held: the session actor admits by them from now on, and the mesh
+    /// hears of the change at once.
+    pub fn set_roles(&self, roles: Vec<Role>) {
+        *self.roles.write() = roles;
+        self.discovery.do_send(RolesChanged);
+    }
+
+    /// Leaves the mesh gracefully, closes every session cleanly, stops the control server, the
+    /// actors and the packet loops, and releases the node's sockets.
     pub async fn shutdown(self) -> usize {
+        let _ = self.discovery.send(Leave).await;
         let closed = self.session.send(CloseAll).await.unwrap_or(0);
         self.stop().await;
         tracing::info!(closed, "node stopped");
@@ -232,6 +306,9 @@ impl NodeHandle {
     }
 
     async fn stop(self) {
+        if let Some(links) = &self.links {
+            links.close_all();
+        }
         if let Some(server) = &self.control {
             server.shutdown().await;
         }
@@ -246,4 +323,52 @@ impl NodeHandle {
         // Let the aborted loops drop their handles on the data plane (and its sockets).
         tokio::task::yield_now().await;
     }
+}
+
+/// Builds the membership core, its datagram links and the seed dialer.
+fn gossip_for(
+    mesh: &MeshSpec,
+    id: &Identity,
+    trust: &MeshTrust,
+    control: SocketAddr,
+    data: SocketAddr,
+    roles: &SharedRoles,
+    inbound: mpsc::Sender<quic::NodeDatagram>,
+) -> Result<(Gossip, SeedDialer, Arc<DatagramLinks>), StartError> {
+    let mesh_err = |e: &dyn std::fmt::Display| StartError::Mesh(e.to_string());
+    // Seconds since the epoch: a restarted node comes back with a higher bump and supersedes
+    // its previous life at once.
+    let bump = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+    let node_id = NodeId::new(id.name(), control, bump).map_err(|e| mesh_err(&e))?;
+    let keyring = MeshKeyring::new(trust, mesh.membership.max_members).map_err(|e| mesh_err(&e))?;
+    let topology = Topology::new(
+        TopologyConfig::for_refresh(mesh.publish.refresh),
+        id.name(),
+        Box::new(keyring),
+    );
+    let signer = EcdsaSigner::new(id.node()).map_err(|e| mesh_err(&e))?;
+    let core = Membership::new(
+        node_id,
+        mesh.membership.clone(),
+        rand::random(),
+        topology,
+        Box::new(signer),
+    )
+    .map_err(|e| mesh_err(&e))?;
+    let transport = TransportSettings::default();
+    let endpoint = quic::client_endpoint(quic::node_client_config(id, &transport)?, control)?;
+    let links = Arc::new(DatagramLinks::new(
+        endpoint.clone(),
+        inbound,
+        LinkSettings::default(),
+    ));
+    let dialer = SeedDialer {
+        endpoint,
+        config: quic::seed_client_config(id, &transport)?,
+        seeds: SeedList::new(SeedConfig::default(), mesh.seeds.clone()),
+    };
+    let gossip = Gossip::new(core, Arc::clone(&links), mesh.clone(), roles.clone(), data);
+    Ok((gossip, dialer, links))
 }

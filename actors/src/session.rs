@@ -41,7 +41,8 @@ use crate::discovery::{DiscoveryActor, LookupPeer};
 use crate::fec_actor::{AcceptFec, FecActor, ProposeFec};
 use crate::fec_policy::{self, DECODER_SLOTS};
 use crate::route::{PathFor, RouteActor};
-use crate::spec::NodeSpec;
+use crate::spec::{NodeSpec, SharedRoles};
+use lightspeed_mesh::identity::{MeshTrust, TokenVerifier};
 
 /// How long a control request may take before the set-up is abandoned.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -118,6 +119,7 @@ pub struct SessionActor {
     pool: Arc<ClientPool>,
     admission: Admission,
     advertise: SocketAddr,
+    roles: SharedRoles,
     next_request: u64,
 }
 
@@ -132,11 +134,16 @@ impl SessionActor {
         discovery: Addr<DiscoveryActor>,
         pool: Arc<ClientPool>,
         advertise: SocketAddr,
+        roles: SharedRoles,
     ) -> SessionActor {
         let admission = Admission {
             tokens: spec.proxy.tokens.clone(),
             policy: spec.proxy.policy.clone(),
             max_sessions: spec.limits.max_sessions,
+            // The node loaded this CA certificate at start; without it only static tokens work.
+            ca_tokens: MeshTrust::load(&spec.tls.ca_cert)
+                .ok()
+                .and_then(|t| TokenVerifier::new(&t).ok()),
         };
         SessionActor {
             spec,
@@ -147,8 +154,14 @@ impl SessionActor {
             pool,
             admission,
             advertise,
+            roles,
             next_request: 1,
         }
+    }
+
+    /// Whether the node holds `role` now (roles change at runtime).
+    fn holds(&self, role: Role) -> bool {
+        self.roles.read().contains(&role)
     }
 
     fn limiter(&self) -> TokenBucket {
@@ -272,7 +285,7 @@ impl SessionActor {
                 game,
                 fec,
                 path,
-            } if self.spec.has(Role::Proxy) => {
+            } if self.holds(Role::Proxy) => {
                 self.admit(id, env.trace, token, target, game, fec, path)
             }
             Message::RelayInstall {
@@ -280,7 +293,7 @@ impl SessionActor {
                 key,
                 upstream,
                 ..
-            } if self.spec.has(Role::Relay) => {
+            } if self.holds(Role::Relay) => {
                 if !matches!(peer.identity, PeerIdentity::Node(_)) {
                     return reply(error_reply(
                         id,
@@ -321,6 +334,9 @@ impl SessionActor {
             token: &token.0,
             target,
             sessions: self.dp.table.len(),
+            now_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
         });
         if let Err((code, message)) = decision {
             tracing::info!(%target, ?code, "session refused");

@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use lightspeed_mesh::Role;
+use lightspeed_mesh::membership::{MembershipConfig, SeedEntry};
 use lightspeed_mesh::policy::DestinationPolicy;
+use lightspeed_mesh::topology::PublishPolicy;
 
 /// A mesh peer known from configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +126,46 @@ pub struct NodeSpec {
     pub edge: Option<EdgeSpec>,
     /// Known peers.
     pub peers: Vec<PeerSpec>,
+    /// Gossip membership (`[mesh]`); `None`: static peers only.
+    pub mesh: Option<MeshSpec>,
 }
+
+/// Gossip membership settings: how this node finds and watches the rest of the mesh.
+#[derive(Debug, Clone)]
+pub struct MeshSpec {
+    /// Seeds to join through (addresses, host names, SRV domains).
+    pub seeds: Vec<SeedEntry>,
+    /// SWIM timings (a LAN or WAN preset, possibly adjusted).
+    pub membership: MembershipConfig,
+    /// Region label gossiped with this node's attributes.
+    pub region: String,
+    /// How often each peer link's figures are sampled (and claims considered for
+    /// republication).
+    pub probe_interval: Duration,
+    /// When this node republishes its claim.
+    pub publish: PublishPolicy,
+    /// How often to retry joining while no member is known.
+    pub join_retry: Duration,
+}
+
+impl MeshSpec {
+    /// Settings with `membership` timings, the default publish policy, probes every second
+    /// and join retries every 2 s.
+    pub fn new(seeds: Vec<SeedEntry>, membership: MembershipConfig) -> MeshSpec {
+        MeshSpec {
+            seeds,
+            membership,
+            region: String::new(),
+            probe_interval: Duration::from_secs(1),
+            publish: PublishPolicy::default(),
+            join_retry: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The roles a node holds now, shared between whoever changes them (the admin API) and whoever
+/// obeys them (the session actor, gossip).
+pub type SharedRoles = std::sync::Arc<parking_lot::RwLock<Vec<Role>>>;
 
 impl NodeSpec {
     /// True if the node holds `role`.

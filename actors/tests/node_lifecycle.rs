@@ -32,6 +32,7 @@ fn relay_spec(dir: &std::path::Path) -> NodeSpec {
         proxy: ProxySpec::default(),
         edge: None,
         peers: Vec::new(),
+        mesh: None,
     }
 }
 

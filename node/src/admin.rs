@@ -1,11 +1,12 @@
-//! The admin HTTP server: `GET /health` (JSON) and `GET /metrics` (OpenMetrics text).
+//! The admin HTTP server: `GET /health` (JSON), `GET /metrics` (OpenMetrics text),
+//! `GET /api/members`, `GET /api/topology` (JSON) and `GET|POST /api/roles`.
 //!
 //! Unauthenticated by design, so it listens on loopback by default (`node.admin_listen`).
 //! Handlers only read shared state; nothing here can slow the packet path.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -14,9 +15,12 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use lightspeed_actors::mesh_view::{GossipCounters, MemberRow, MeshView};
 use lightspeed_mesh::Role;
 use lightspeed_mesh::dataplane::Counters;
+use lightspeed_mesh::topology::NodeSnapshot;
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics;
 use crate::shutdown::Shutdown;
@@ -35,18 +39,51 @@ pub struct AdminState {
     pub counters: Arc<Counters>,
     /// Sessions in the session table now; the engine keeps it current.
     pub sessions: Arc<AtomicUsize>,
+    /// The mesh as the node sees it (members, topology, gossip counters).
+    pub mesh: MeshView,
+    role_tx: mpsc::Sender<RoleRequest>,
+    role_rx: Arc<Mutex<Option<mpsc::Receiver<RoleRequest>>>>,
+}
+
+/// A runtime role change asked for over the admin API, answered by the engine.
+#[derive(Debug)]
+pub struct RoleRequest {
+    /// The complete new role list.
+    pub roles: Vec<Role>,
+    /// The roles now held, or why the change was refused.
+    pub reply: oneshot::Sender<Result<Vec<Role>, String>>,
+}
+
+/// Body of `POST /api/roles` and of its answer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RolesBody {
+    /// The complete role list.
+    pub roles: Vec<Role>,
 }
 
 impl AdminState {
     /// State for a node called `name` holding `roles`, started now, with zeroed counters.
     pub fn new(name: impl Into<String>, roles: Vec<Role>) -> AdminState {
+        let (role_tx, role_rx) = mpsc::channel(4);
         AdminState {
             name: name.into(),
             roles: Arc::new(RwLock::new(roles)),
             started: Instant::now(),
             counters: Arc::new(Counters::default()),
             sessions: Arc::new(AtomicUsize::new(0)),
+            mesh: MeshView::default(),
+            role_tx,
+            role_rx: Arc::new(Mutex::new(Some(role_rx))),
         }
+    }
+
+    /// The receiving end of role change requests; the engine takes it once (later calls get
+    /// `None`). Without a taker, `POST /api/roles` answers 503.
+    pub fn take_role_requests(&self) -> Option<mpsc::Receiver<RoleRequest>> {
+        self.role_rx
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
     }
 
     /// The roles held now.
@@ -101,6 +138,9 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
+        .route("/api/members", get(members))
+        .route("/api/topology", get(topology))
+        .route("/api/roles", get(roles_get).post(roles_set))
         .with_state(state)
 }
 
@@ -109,13 +149,123 @@ async fn health(State(state): State<AdminState>) -> axum::Json<Health> {
 }
 
 async fn metrics_text(State(state): State<AdminState>) -> Response {
-    match metrics::render(&state.counters, &state.sessions) {
+    match metrics::render(&state.counters, &state.sessions, &state.mesh) {
         Ok(body) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response(),
         Err(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "metrics encoding failed\n",
         )
             .into_response(),
+    }
+}
+
+/// `GET /api/members` body.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MembersBody {
+    /// False when the node has no `[mesh]` section (the list is then empty).
+    pub enabled: bool,
+    /// Members, this node included, in name order.
+    pub members: Vec<MemberRow>,
+    /// Gossip counters.
+    pub counters: GossipCounters,
+}
+
+async fn members(State(state): State<AdminState>) -> axum::Json<MembersBody> {
+    let snap = state.mesh.read();
+    axum::Json(MembersBody {
+        enabled: snap.enabled,
+        members: snap.members.clone(),
+        counters: snap.counters,
+    })
+}
+
+/// One link of `GET /api/topology`, in operator units.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TopologyLink {
+    /// Measuring node.
+    pub from: String,
+    /// Far end.
+    pub to: String,
+    /// Smoothed RTT, ms.
+    pub rtt_ms: f64,
+    /// Jitter, ms.
+    pub jitter_ms: f64,
+    /// Loss fraction, 0–1.
+    pub loss: f64,
+    /// Age of the measurement, ms.
+    pub age_ms: u64,
+    /// Older than the staleness bound.
+    pub stale: bool,
+}
+
+/// `GET /api/topology` body.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TopologyBody {
+    /// False without `[mesh]`.
+    pub enabled: bool,
+    /// What the links measure.
+    pub measured: &'static str,
+    /// Nodes with their claimed attributes.
+    pub nodes: Vec<NodeSnapshot>,
+    /// Directed links.
+    pub links: Vec<TopologyLink>,
+}
+
+async fn topology(State(state): State<AdminState>) -> axum::Json<TopologyBody> {
+    let snap = state.mesh.read();
+    let (nodes, links) = snap
+        .topology
+        .as_ref()
+        .map_or((Vec::new(), Vec::new()), |t| {
+            let links = t
+                .links
+                .iter()
+                .map(|l| TopologyLink {
+                    from: l.from.clone(),
+                    to: l.to.clone(),
+                    rtt_ms: f64::from(l.rtt_us) / 1e3,
+                    jitter_ms: f64::from(l.jitter_us) / 1e3,
+                    loss: f64::from(l.loss_ppm) / 1e6,
+                    age_ms: l.age_ms,
+                    stale: l.stale,
+                })
+                .collect();
+            (t.nodes.clone(), links)
+        });
+    axum::Json(TopologyBody {
+        enabled: snap.enabled,
+        measured: "QUIC path RTT/loss of the gossip connection (control port)",
+        nodes,
+        links,
+    })
+}
+
+async fn roles_get(State(state): State<AdminState>) -> axum::Json<RolesBody> {
+    axum::Json(RolesBody {
+        roles: state.roles(),
+    })
+}
+
+async fn roles_set(
+    State(state): State<AdminState>,
+    body: Result<axum::Json<RolesBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let axum::Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+    };
+    let (reply, answer) = oneshot::channel();
+    let request = RoleRequest {
+        roles: body.roles,
+        reply,
+    };
+    if state.role_tx.send(request).await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "node is not running\n").into_response();
+    }
+    match answer.await {
+        Ok(Ok(roles)) => axum::Json(RolesBody { roles }).into_response(),
+        Ok(Err(why)) => (StatusCode::CONFLICT, format!("{why}\n")).into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "node is stopping\n").into_response(),
     }
 }
 

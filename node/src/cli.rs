@@ -45,6 +45,44 @@ pub enum Command {
     /// Mesh identity: create the mesh CA, issue node certificates.
     #[command(subcommand)]
     Mesh(MeshCommand),
+    /// Talk to a running node's admin API.
+    Ctl(CtlArgs),
+}
+
+/// `lightspeed-node ctl [--admin ADDR] ...`.
+#[derive(Debug, Clone, PartialEq, Args)]
+pub struct CtlArgs {
+    /// The node's admin HTTP address (`node.admin_listen`).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub admin: std::net::SocketAddr,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: CtlCommand,
+}
+
+/// `ctl` subcommands.
+#[derive(Debug, Clone, PartialEq, Subcommand)]
+pub enum CtlCommand {
+    /// Read or change the roles the node holds.
+    #[command(subcommand)]
+    Roles(RolesCommand),
+    /// List the mesh members the node knows (JSON).
+    Members,
+    /// Print the measured mesh topology (JSON).
+    Topology,
+}
+
+/// `ctl roles ...`.
+#[derive(Debug, Clone, PartialEq, Subcommand)]
+pub enum RolesCommand {
+    /// Print the roles held now.
+    Get,
+    /// Replace the roles held, e.g. `relay,proxy`; the mesh sees the change within seconds.
+    Set {
+        /// Comma-separated roles.
+        #[arg(value_parser = parse_role_list)]
+        roles: RoleList,
+    },
 }
 
 /// `lightspeed-node mesh ...`.
@@ -70,6 +108,19 @@ pub enum MeshCommand {
         /// Directory to write into.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+    },
+    /// Print an edge token for PLAYER signed by the CA; every proxy of the mesh accepts it
+    /// until it expires (besides its static `[proxy] tokens`).
+    Token {
+        /// Directory holding the CA (ca.crt, ca.key).
+        #[arg(long, value_name = "DIR")]
+        ca: PathBuf,
+        /// Player name: 1-64 of A-Z a-z 0-9 - _.
+        #[arg(long, value_name = "PLAYER")]
+        name: String,
+        /// Validity in days.
+        #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u64).range(1..=3650))]
+        days: u64,
     },
 }
 

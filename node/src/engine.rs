@@ -16,8 +16,13 @@ use lightspeed_actors::spec::{
     EdgeSpec, Limits, NodeSpec, PeerSpec, ProxySpec, RedirectSpec, TlsSpec,
 };
 
-use crate::admin::AdminState;
-use crate::config::Config;
+use lightspeed_actors::node::NodeHandle;
+use lightspeed_actors::spec::MeshSpec;
+use lightspeed_mesh::Role;
+use lightspeed_mesh::membership::{MembershipConfig, SeedEntry};
+
+use crate::admin::{AdminState, RoleRequest};
+use crate::config::{Config, MeshPreset, MeshSection};
 use crate::shutdown::Shutdown;
 
 /// How often the admin session gauge is refreshed.
@@ -80,6 +85,7 @@ pub fn spec_from_config(config: &Config) -> anyhow::Result<NodeSpec> {
             egress_bind: config.proxy.egress_bind,
         },
         edge,
+        mesh: config.mesh.as_ref().map(mesh_spec).transpose()?,
         peers: config
             .peers
             .iter()
@@ -93,22 +99,93 @@ pub fn spec_from_config(config: &Config) -> anyhow::Result<NodeSpec> {
     })
 }
 
+/// The runtime form of `[mesh]`.
+fn mesh_spec(mesh: &MeshSection) -> anyhow::Result<MeshSpec> {
+    let seeds = mesh
+        .seeds
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            s.parse::<SeedEntry>()
+                .with_context(|| format!("mesh.seeds[{i}]"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut membership = match mesh.preset {
+        MeshPreset::Lan => MembershipConfig::lan(mesh.cluster_size),
+        MeshPreset::Wan => MembershipConfig::wan(mesh.cluster_size),
+    };
+    if let Some(p) = mesh.probe_period {
+        // The preset's probe RTT bound is half its period; keep that ratio.
+        membership.probe_period = p;
+        membership.probe_rtt = p / 2;
+    }
+    if let Some(s) = mesh.suspect_timeout {
+        membership.suspect_to_down_after = s;
+    }
+    if let Some(g) = mesh.gossip_period {
+        membership.gossip_period = g;
+    }
+    let mut spec = MeshSpec::new(seeds, membership);
+    spec.probe_interval = mesh.probe_interval;
+    spec.publish.refresh = mesh.refresh;
+    spec.publish.min_interval = spec.publish.min_interval.min(mesh.refresh);
+    Ok(spec)
+}
+
 /// Runs the node until `shutdown` is requested. An error ends the process with exit code 1.
 pub async fn run(config: Config, admin: AdminState, mut shutdown: Shutdown) -> anyhow::Result<()> {
-    let spec = spec_from_config(&config)?;
+    let mut spec = spec_from_config(&config)?;
+    if let Some(mesh) = &mut spec.mesh {
+        mesh.region = config.node.region.clone().unwrap_or_default();
+    }
     // StartError's message already carries its cause's text (`binding ...: Address in use`);
     // chained with `.context`, the binary's `{:#}` would print every cause twice.
-    let node = lightspeed_actors::node::start(spec, Arc::clone(&admin.counters))
-        .await
-        .map_err(|e| anyhow::anyhow!("starting the node: {e}"))?;
+    let node =
+        lightspeed_actors::node::start_with(spec, Arc::clone(&admin.counters), admin.mesh.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("starting the node: {e}"))?;
+    let mut role_requests = admin.take_role_requests();
     let mut gauge = tokio::time::interval(GAUGE_PERIOD);
     loop {
         tokio::select! {
             _ = shutdown.requested() => break,
             _ = gauge.tick() => admin.sessions.store(node.sessions(), Ordering::Relaxed),
+            Some(request) = recv(&mut role_requests) => {
+                let result = change_roles(&node, &admin, request.roles);
+                let _ = request.reply.send(result);
+            }
         }
     }
     node.shutdown().await;
     admin.sessions.store(0, Ordering::Relaxed);
     Ok(())
+}
+
+async fn recv(rx: &mut Option<tokio::sync::mpsc::Receiver<RoleRequest>>) -> Option<RoleRequest> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Applies a runtime role change, or says why it cannot be.
+fn change_roles(
+    node: &NodeHandle,
+    admin: &AdminState,
+    mut roles: Vec<Role>,
+) -> Result<Vec<Role>, String> {
+    roles.sort();
+    roles.dedup();
+    let had_edge = admin.roles().contains(&Role::Edge);
+    if roles.contains(&Role::Edge) != had_edge {
+        return Err("the edge role cannot be added or removed at runtime (it needs redirect sockets); restart with --role".into());
+    }
+    if node.control_addr.is_none() && (roles.contains(&Role::Proxy) || roles.contains(&Role::Relay))
+    {
+        return Err("proxy and relay need the QUIC control server, which this node did not start (no certificate, or no [mesh] section and no proxy/relay role at start)".into());
+    }
+    node.set_roles(roles.clone());
+    admin.set_roles(roles.clone());
+    tracing::info!(roles = ?roles, "roles changed");
+    Ok(roles)
 }

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod ctl;
 pub mod demo;
 pub mod engine;
 pub mod lifecycle;

@@ -29,7 +29,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use lightspeed_node::cli::{Cli, Command};
-use lightspeed_node::{config, demo, lifecycle, mesh_cmd, telemetry};
+use lightspeed_node::{config, ctl, demo, lifecycle, mesh_cmd, telemetry};
 
 fn main() -> ExitCode {
     // Usage errors exit 2 and --help/--version exit 0, inside clap.
@@ -37,6 +37,7 @@ fn main() -> ExitCode {
     let one_shot = match cli.command.clone() {
         Some(Command::Demo(args)) => Some(demo::run(args)),
         Some(Command::Mesh(cmd)) => Some(mesh_cmd::run(cmd)),
+        Some(Command::Ctl(args)) => Some(ctl::run(args)),
         None => None,
     };
     if let Some(result) = one_shot {

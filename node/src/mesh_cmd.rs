@@ -1,7 +1,7 @@
-//! `lightspeed-node mesh init|issue`: the mesh identity files.
+//! `lightspeed-node mesh init|issue|token`: the mesh identity files and CA-signed edge tokens.
 
 use anyhow::Context as _;
-use lightspeed_mesh::identity::{Identity, MeshCa};
+use lightspeed_mesh::identity::{Identity, MeshCa, issue_token};
 
 use crate::cli::MeshCommand;
 
@@ -28,6 +28,15 @@ pub fn run(cmd: MeshCommand) -> anyhow::Result<()> {
                 .save(&out)
                 .with_context(|| format!("writing the node identity to {}", out.display()))?;
             println!("node '{name}' identity written to {}", out.display());
+        }
+        MeshCommand::Token { ca, name, days } => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .context("system clock before 1970")?
+                .as_secs();
+            let token = issue_token(&ca, &name, now + days * 86_400)
+                .with_context(|| format!("signing a token for '{name}'"))?;
+            println!("{token}");
         }
     }
     Ok(())

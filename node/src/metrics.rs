@@ -9,6 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use lightspeed_actors::mesh_view::{MemberStatus, MeshView};
 use lightspeed_mesh::dataplane::counters::RTT_BUCKETS;
 use lightspeed_mesh::dataplane::{Counters, Direction, DropReason};
 use prometheus_client::collector::Collector;
@@ -26,6 +27,7 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 struct NodeCollector {
     counters: Arc<Counters>,
     sessions: Arc<AtomicUsize>,
+    mesh: MeshView,
 }
 
 fn counter(enc: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u64) -> fmt::Result {
@@ -111,16 +113,75 @@ impl Collector for NodeCollector {
             Some(&Unit::Seconds),
             MetricType::Histogram,
         )?;
-        m.encode_histogram::<NoLabelSet>(snap.sum_seconds, count, &buckets, None)
+        m.encode_histogram::<NoLabelSet>(snap.sum_seconds, count, &buckets, None)?;
+        self.encode_mesh(&mut enc)
+    }
+}
+
+impl NodeCollector {
+    /// Membership figures: members by state and gossip traffic (all zero without `[mesh]`).
+    fn encode_mesh(&self, enc: &mut DescriptorEncoder<'_>) -> fmt::Result {
+        let snap = self.mesh.read().clone();
+        let mut m = enc.encode_descriptor(
+            "lightspeed_mesh_members",
+            "Mesh members this node knows, by membership state (itself included).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for state in [
+            MemberStatus::Alive,
+            MemberStatus::Suspect,
+            MemberStatus::Down,
+            MemberStatus::Left,
+        ] {
+            let labels = [("state", state.as_str())];
+            let n = i64::try_from(snap.count(state)).unwrap_or(i64::MAX);
+            ConstGauge::new(n).encode(m.encode_family(&labels)?)?;
+        }
+        let c = snap.counters;
+        for (dir, packets, bytes) in [
+            ("sent", c.packets_sent, c.bytes_sent),
+            ("received", c.packets_received, c.bytes_received),
+        ] {
+            counter(
+                enc,
+                &format!("lightspeed_gossip_{dir}_packets"),
+                &format!("Membership datagrams {dir}."),
+                packets,
+            )?;
+            counter(
+                enc,
+                &format!("lightspeed_gossip_{dir}_bytes"),
+                &format!("Bytes of membership datagrams {dir}."),
+                bytes,
+            )?;
+        }
+        counter(
+            enc,
+            "lightspeed_gossip_refused_packets",
+            "Received membership datagrams refused (undecodable, spoofed sender, oversized, table full).",
+            c.refused,
+        )?;
+        counter(
+            enc,
+            "lightspeed_gossip_send_dropped_packets",
+            "Membership datagrams dropped because a peer's send queue was full.",
+            c.send_dropped,
+        )
     }
 }
 
 /// The OpenMetrics text for the given counters and session count.
-pub fn render(counters: &Arc<Counters>, sessions: &Arc<AtomicUsize>) -> Result<String, fmt::Error> {
+pub fn render(
+    counters: &Arc<Counters>,
+    sessions: &Arc<AtomicUsize>,
+    mesh: &MeshView,
+) -> Result<String, fmt::Error> {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(NodeCollector {
         counters: Arc::clone(counters),
         sessions: Arc::clone(sessions),
+        mesh: Arc::clone(mesh),
     }));
     let mut out = String::with_capacity(4096);
     prometheus_client::encoding::text::encode(&mut out, &registry)?;
@@ -149,7 +210,7 @@ mod tests {
         counters.fec_recovered();
         counters.fec_parity_sent();
         counters.fec_parity_sent();
-        let text = render(&counters, &sessions).unwrap();
+        let text = render(&counters, &sessions, &MeshView::default()).unwrap();
 
         let v = |s: &str| value(&text, s);
         assert_eq!(
@@ -184,7 +245,7 @@ mod tests {
         for us in [300, 800, 800, 40_000, 2_000_000] {
             counters.rtt(Duration::from_micros(us));
         }
-        let text = render(&counters, &sessions).unwrap();
+        let text = render(&counters, &sessions, &MeshView::default()).unwrap();
         let v = |s: &str| value(&text, s);
         assert_eq!(v("lightspeed_rtt_seconds_bucket{le=\"0.0005\"}"), Some(1.0));
         assert_eq!(v("lightspeed_rtt_seconds_bucket{le=\"0.001\"}"), Some(3.0));

@@ -26,6 +26,7 @@ mod ca;
 mod files;
 mod names;
 mod node;
+mod token;
 mod x509;
 
 use std::path::PathBuf;
@@ -35,6 +36,7 @@ pub use files::MAX_PEM_FILE_BYTES;
 pub use names::{MAX_MESH_NAME_LEN, MAX_NODE_NAME_LEN};
 pub(crate) use node::ring_provider;
 pub use node::{Identity, MeshTrust, NODE_CERT_FILE, NODE_KEY_FILE, NodeIdentity};
+pub use token::{MAX_PLAYER_LEN, TOKEN_PREFIX, TokenError, TokenVerifier, issue_token};
 pub(crate) use x509::node_name;
 
 /// Why an identity could not be created, saved or loaded.

@@ -170,3 +170,86 @@ fn client_config(
     config.transport_config(Arc::new(transport.transport_config()?));
     Ok(config)
 }
+
+/// The TLS server name a seed connection asks for. Seeds are configured by address, so their
+/// name is not known before the handshake; [`seed_client_config`] accepts any node name the
+/// mesh CA issued and the name is read from the certificate afterwards.
+pub const SEED_SERVER_NAME: &str = "seed.lightspeed.invalid";
+
+/// Client configuration for learning a seed's name: presents `identity`'s certificate and
+/// verifies the server's chain against the mesh CA exactly like [`node_client_config`], except
+/// that any node name is accepted. Use it only to read the name (the connection is then
+/// closed); membership traffic goes over connections that check the name.
+pub fn seed_client_config(
+    identity: &Identity,
+    transport: &TransportSettings,
+) -> Result<quinn::ClientConfig, QuicError> {
+    let provider = ring_provider();
+    let inner =
+        WebPkiServerVerifier::builder_with_provider(identity.trust().roots()?, provider.clone())
+            .build()
+            .map_err(tls_err)?;
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(tls_err)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyNodeName(inner)))
+        .with_client_auth_cert(
+            vec![identity.node().cert_der().clone()],
+            identity.node().key_der(),
+        )
+        .map_err(tls_err)?;
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    let quic = QuicClientConfig::try_from(tls).map_err(tls_err)?;
+    let mut config = quinn::ClientConfig::new(Arc::new(quic));
+    config.transport_config(Arc::new(transport.transport_config()?));
+    Ok(config)
+}
+
+/// The mesh CA verifier with the name check waived (the chain, validity and EKU still count).
+#[derive(Debug)]
+struct AnyNodeName(Arc<WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyNodeName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls_pki_types::CertificateDer<'_>,
+        intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        server_name: &rustls_pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use rustls::{CertificateError, Error};
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}

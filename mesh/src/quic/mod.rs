@@ -20,6 +20,7 @@
 //!   [`ServerStats`].
 //! - `client.rs`: [`ControlClient`], [`client_endpoint`].
 //! - `frame.rs`: the length-delimited framing.
+//! - `gossip.rs`: [`DatagramLinks`] (membership datagrams to peers), [`learn_seed_name`].
 //! - `peer.rs`: [`PeerIdentity`], [`PeerInfo`].
 //! - `error.rs`: [`QuicError`] and the wire error [`codes`].
 
@@ -27,16 +28,23 @@ mod client;
 mod config;
 mod error;
 mod frame;
+mod gossip;
 mod limits;
 mod peer;
 mod server;
 
 pub use client::{ClientSettings, ControlClient, client_endpoint};
-pub use config::{ALPN, TransportSettings, edge_client_config, node_client_config, server_config};
+pub use config::{
+    ALPN, SEED_SERVER_NAME, TransportSettings, edge_client_config, node_client_config,
+    seed_client_config, server_config,
+};
 pub use error::{QuicError, codes};
 pub use frame::{DEFAULT_MAX_FRAME, LENGTH_PREFIX};
+pub use gossip::{DatagramLinks, LinkSettings, NodeDatagram, PathFigures, learn_seed_name};
 pub use limits::{ServerLimits, ServerStats};
 pub use peer::{PeerIdentity, PeerInfo};
+/// quinn's endpoint and client configuration, for drivers that hold them without depending on quinn.
+pub use quinn::{ClientConfig, Endpoint};
 pub use server::{ControlServer, Handler};
 
 /// Default UDP port of the control plane.

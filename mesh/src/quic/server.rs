@@ -13,13 +13,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use quinn::{Endpoint, Incoming, RecvStream, SendStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::timeout;
 use tracing::{debug, warn};
 
 use super::QuicError;
 use super::error::{code, codes};
 use super::frame::{read_frame, write_frame};
+use super::gossip::{NodeDatagram, read_datagrams};
 use super::limits::{Counters, ServerLimits, ServerStats, bump};
 use super::peer::{PeerIdentity, PeerInfo, identify};
 
@@ -105,6 +106,17 @@ impl ControlServer {
     /// Accepts connections and serves their streams until [`ControlServer::shutdown`] has
     /// finished. Connections and streams run on spawned tasks.
     pub async fn serve(&self, handler: Arc<dyn Handler>) {
+        self.serve_with_datagrams(handler, None).await
+    }
+
+    /// [`ControlServer::serve`], also forwarding the datagrams of connections from mesh nodes
+    /// (certificate verified, named) to `datagrams`, tagged with the node name. Datagrams on
+    /// anonymous (edge) connections are never read: they can claim nothing in the mesh.
+    pub async fn serve_with_datagrams(
+        &self,
+        handler: Arc<dyn Handler>,
+        datagrams: Option<mpsc::Sender<NodeDatagram>>,
+    ) {
         // `accept` yields `None` once `shutdown` has closed the endpoint.
         while let Some(incoming) = self.inner.endpoint.accept().await {
             if *self.inner.stop.borrow() {
@@ -119,7 +131,12 @@ impl ControlServer {
             };
             let inner = self.inner.clone();
             let handler = handler.clone();
-            tokio::spawn(async move { inner.run_connection(incoming, handler, permit).await });
+            let datagrams = datagrams.clone();
+            tokio::spawn(async move {
+                inner
+                    .run_connection(incoming, handler, datagrams, permit)
+                    .await
+            });
         }
     }
 
@@ -150,6 +167,7 @@ impl Inner {
         self: Arc<Self>,
         incoming: Incoming,
         handler: Arc<dyn Handler>,
+        datagrams: Option<mpsc::Sender<NodeDatagram>>,
         _permit: OwnedSemaphorePermit,
     ) {
         let addr = incoming.remote_address();
@@ -174,8 +192,13 @@ impl Inner {
                 return;
             }
         };
-        let _anonymous_permit = match identity {
-            PeerIdentity::Node(_) => None,
+        let _anonymous_permit = match &identity {
+            PeerIdentity::Node(name) => {
+                if let Some(sink) = datagrams {
+                    tokio::spawn(read_datagrams(conn.clone(), name.clone(), sink));
+                }
+                None
+            }
             PeerIdentity::Anonymous => match self.anonymous.clone().try_acquire_owned() {
                 Ok(permit) => Some(permit),
                 Err(_) => {

@@ -26,8 +26,8 @@ use serde::Deserialize;
 pub use lightspeed_actors::fec_setting::{FecSetting, FecSettingError};
 pub use lightspeed_mesh::policy::{Cidr, CidrError};
 pub use sections::{
-    EdgeSection, LimitsSection, LogFormat, NodeSection, Peer, ProxySection, Redirect, TlsSection,
-    Token,
+    EdgeSection, LimitsSection, LogFormat, MeshPreset, MeshSection, NodeSection, Peer,
+    ProxySection, Redirect, TlsSection, Token,
 };
 
 /// A whole node configuration. Every section is optional in the file and defaults as
@@ -47,6 +47,8 @@ pub struct Config {
     pub edge: EdgeSection,
     /// `[[peers]]`: statically known nodes.
     pub peers: Vec<Peer>,
+    /// `[mesh]`: gossip membership; absent means static peers only.
+    pub mesh: Option<MeshSection>,
 }
 
 /// A semantic problem in a parsed config: which field, and what is wrong with it.

@@ -63,6 +63,7 @@ fn spec(name: &str, roles: Vec<Role>, tls: TlsSpec) -> anyhow::Result<NodeSpec> 
         proxy: ProxySpec::default(),
         edge: None,
         peers: Vec::new(),
+        mesh: None,
     })
 }
 

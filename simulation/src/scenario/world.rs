@@ -365,5 +365,6 @@ fn base_spec(name: &str, roles: Vec<Role>, tls: TlsSpec) -> NodeSpec {
         proxy: ProxySpec::default(),
         edge: None,
         peers: Vec::new(),
+        mesh: None,
     }
 }

@@ -1,0 +1,377 @@
+//! The membership driver the DiscoveryActor owns: the pure [`Membership`] core, the QUIC
+//! datagram links its packets travel on, the member table and the link samples this node
+//! publishes as topology claims.
+//!
+//! Nothing here reads a clock or schedules anything: the actor passes `now` and schedules the
+//! timers [`Gossip::drain`] returns.
+//!
+//! Link figures are the QUIC path figures of the gossip connection to each peer (quinn's
+//! smoothed RTT and packet loss on the control port), sampled every probe interval; jitter is
+//! the RFC 3550 running mean of RTT changes between samples. They measure the control path,
+//! not the data-plane port.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use lightspeed_mesh::Role;
+use lightspeed_mesh::membership::{
+    MemberState, Membership, MembershipEvent, NodeId, ScheduledTimer,
+};
+use lightspeed_mesh::quic::{DatagramLinks, NodeDatagram, PathFigures};
+use lightspeed_mesh::topology::{LinkClaim, NodeAttrs, Publisher};
+use lightspeed_protocol::Micros;
+
+use crate::mesh_view::{GossipCounters, MemberRow, MemberStatus, MeshSnapshot};
+use crate::spec::{MeshSpec, PeerSpec, SharedRoles};
+
+/// Previous sample of one peer link.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    rtt_us: u32,
+    jitter_us: u32,
+    sent: u64,
+    lost: u64,
+    loss_ppm: u32,
+}
+
+/// One member as this node last heard of it.
+#[derive(Debug, Clone)]
+struct Member {
+    id: NodeId,
+    state: MemberStatus,
+    incarnation: u16,
+}
+
+/// Membership core plus transport and tables.
+pub struct Gossip {
+    core: Membership,
+    links: Arc<DatagramLinks>,
+    spec: MeshSpec,
+    roles: SharedRoles,
+    data_addr: SocketAddr,
+    publisher: Publisher,
+    members: BTreeMap<String, Member>,
+    samples: BTreeMap<String, Sample>,
+    counters: GossipCounters,
+    left: bool,
+}
+
+impl Gossip {
+    /// A driver for `core`, sending over `links`.
+    pub fn new(
+        core: Membership,
+        links: Arc<DatagramLinks>,
+        spec: MeshSpec,
+        roles: SharedRoles,
+        data_addr: SocketAddr,
+    ) -> Gossip {
+        let publisher = Publisher::new(spec.publish);
+        Gossip {
+            core,
+            links,
+            spec,
+            roles,
+            data_addr,
+            publisher,
+            members: BTreeMap::new(),
+            samples: BTreeMap::new(),
+            counters: GossipCounters::default(),
+            left: false,
+        }
+    }
+
+    /// The settings in force.
+    pub fn spec(&self) -> &MeshSpec {
+        &self.spec
+    }
+
+    /// The datagram links.
+    pub fn links(&self) -> &Arc<DatagramLinks> {
+        &self.links
+    }
+
+    /// True while no other member is known (the node should (re)join through its seeds).
+    pub fn needs_join(&self) -> bool {
+        !self.left && self.core.num_members() == 0
+    }
+
+    /// Announces to seeds whose names the QUIC handshake proved.
+    pub fn join(&mut self, now: Micros, seeds: &[NodeId]) {
+        if self.left || seeds.is_empty() {
+            return;
+        }
+        if let Err(e) = self.core.join(now, seeds) {
+            tracing::debug!(error = %e, "membership join");
+        }
+    }
+
+    /// Feeds one datagram from an authenticated node.
+    pub fn datagram(&mut self, now: Micros, dg: &NodeDatagram) {
+        if self.left {
+            return;
+        }
+        self.counters.packets_received += 1;
+        self.counters.bytes_received += dg.bytes.len() as u64;
+        if let Err(e) = self.core.handle_data(now, &dg.from, &dg.bytes) {
+            self.counters.refused += 1;
+            tracing::debug!(from = %dg.from, error = %e, "membership datagram refused");
+        }
+    }
+
+    /// Fires a timer returned by [`Gossip::drain`].
+    pub fn timer(&mut self, now: Micros, timer: ScheduledTimer) {
+        if self.left {
+            return;
+        }
+        if let Err(e) = self.core.handle_timer(now, timer.timer) {
+            tracing::debug!(error = %e, "membership timer");
+        }
+    }
+
+    /// Leaves the mesh gracefully (the leave notices still have to be drained and sent).
+    pub fn leave(&mut self, now: Micros) {
+        if self.left {
+            return;
+        }
+        if let Err(e) = self.core.leave(now) {
+            tracing::debug!(error = %e, "membership leave");
+        }
+        self.left = true;
+    }
+
+    /// Samples the peer links and publishes this node's claim when the publish policy says
+    /// so, or at once when `force` (a role change).
+    pub fn probe_and_publish(&mut self, now: Micros, force: bool) {
+        if self.left {
+            return;
+        }
+        for (name, figures) in self.links.figures() {
+            self.sample(name, figures);
+        }
+        let own = self.core.identity().name().to_owned();
+        let live: Vec<&str> = self
+            .core
+            .members()
+            .filter(|(id, _)| id.name() != own)
+            .map(|(id, _)| id.name())
+            .collect();
+        let links: Vec<LinkClaim> = self
+            .samples
+            .iter()
+            .filter(|(name, _)| live.contains(&name.as_str()))
+            .map(|(name, s)| LinkClaim {
+                to: name.clone(),
+                rtt_us: s.rtt_us,
+                jitter_us: s.jitter_us,
+                loss_ppm: s.loss_ppm,
+                age_ms: 0,
+            })
+            .collect();
+        let attrs = self.attrs();
+        if force || self.publisher.should_publish(now, &attrs, &links) {
+            match self.core.publish(now, attrs.clone(), links.clone()) {
+                Ok(()) => self.publisher.published(now, attrs, links),
+                Err(e) => tracing::warn!(error = %e, "publishing topology claim"),
+            }
+        }
+        self.core.with_topology_mut(|t| t.expire(now));
+    }
+
+    fn attrs(&self) -> NodeAttrs {
+        let mut roles = self.roles.read().clone();
+        roles.sort();
+        roles.dedup();
+        NodeAttrs {
+            roles,
+            region: self.spec.region.clone(),
+            load_pct: 0,
+            control_addr: self.core.identity().addr(),
+            data_addr: Some(self.data_addr),
+        }
+    }
+
+    fn sample(&mut self, name: String, f: PathFigures) {
+        let rtt_us = u32::try_from(f.rtt.as_micros()).unwrap_or(u32::MAX);
+        let next = match self.samples.get(&name) {
+            None => Sample {
+                rtt_us,
+                jitter_us: 0,
+                sent: f.sent_packets,
+                lost: f.lost_packets,
+                loss_ppm: 0,
+            },
+            Some(prev) => {
+                // RFC 3550: J += (|D| - J) / 16.
+                let d = i64::from(rtt_us.abs_diff(prev.rtt_us));
+                let j = i64::from(prev.jitter_us);
+                let jitter_us = u32::try_from(j + (d - j) / 16).unwrap_or(0);
+                let sent = f.sent_packets.saturating_sub(prev.sent);
+                let lost = f.lost_packets.saturating_sub(prev.lost);
+                let loss_ppm = (lost.min(sent) * 1_000_000)
+                    .checked_div(sent)
+                    .map_or(prev.loss_ppm, |ppm| u32::try_from(ppm).unwrap_or(1_000_000));
+                Sample {
+                    rtt_us,
+                    jitter_us,
+                    sent: f.sent_packets,
+                    lost: f.lost_packets,
+                    loss_ppm,
+                }
+            }
+        };
+        self.samples.insert(name, next);
+    }
+
+    /// Sends what the core produced, updates the member table from its events, and returns
+    /// the timers to schedule.
+    pub fn drain(&mut self) -> Vec<ScheduledTimer> {
+        while let Some(t) = self.core.poll_transmit() {
+            self.counters.packets_sent += 1;
+            self.counters.bytes_sent += t.bytes.len() as u64;
+            if !self.links.send(t.to.name(), t.to.addr(), t.bytes) {
+                self.counters.send_dropped += 1;
+            }
+        }
+        // Full-state sync over a stream is not wired; periodic claim refreshes fill the gap.
+        while self.core.poll_sync_request().is_some() {}
+        while let Some(event) = self.core.poll_event() {
+            self.apply(event);
+        }
+        std::iter::from_fn(|| self.core.poll_timer()).collect()
+    }
+
+    fn apply(&mut self, event: MembershipEvent) {
+        let (id, state, incarnation) = match event {
+            MembershipEvent::Up { id, incarnation }
+            | MembershipEvent::Alive { id, incarnation } => (id, MemberStatus::Alive, incarnation),
+            MembershipEvent::Suspect { id, incarnation } => {
+                (id, MemberStatus::Suspect, incarnation)
+            }
+            MembershipEvent::Down { id, incarnation } => (id, MemberStatus::Down, incarnation),
+            MembershipEvent::Left { id } => (id, MemberStatus::Left, 0),
+            other => {
+                tracing::info!(event = ?other, "membership");
+                return;
+            }
+        };
+        let name = id.name().to_owned();
+        let previous = self.members.get(&name);
+        let restarted = previous.is_some_and(|p| p.id.bump() != id.bump());
+        let was_alive = previous.is_some_and(|p| p.state == MemberStatus::Alive);
+        if state == MemberStatus::Down || state == MemberStatus::Left || restarted {
+            // A new life or a dead one: never keep writing into the old connection.
+            self.links.forget(&name);
+            self.samples.remove(&name);
+        }
+        if !(was_alive && state == MemberStatus::Alive && !restarted) {
+            tracing::info!(
+                member = %name,
+                state = state.as_str(),
+                addr = %id.addr(),
+                bump = id.bump(),
+                incarnation,
+                "membership change"
+            );
+        }
+        self.members.insert(
+            name,
+            Member {
+                id,
+                state,
+                incarnation,
+            },
+        );
+    }
+
+    /// A membership-discovered peer's addresses, when it is alive and has published them.
+    pub fn lookup(&self, name: &str) -> Option<PeerSpec> {
+        let member = self.members.get(name)?;
+        if member.state != MemberStatus::Alive && member.state != MemberStatus::Suspect {
+            return None;
+        }
+        let data = self
+            .core
+            .with_topology(|t| t.node(name).and_then(|n| n.attrs.and_then(|a| a.data_addr)))?;
+        Some(PeerSpec {
+            name: name.to_owned(),
+            control: member.id.addr(),
+            data,
+            server_name: name.to_owned(),
+        })
+    }
+
+    /// Names of the members alive now.
+    pub fn alive(&self) -> impl Iterator<Item = &str> {
+        self.members
+            .iter()
+            .filter(|(_, m)| m.state == MemberStatus::Alive)
+            .map(|(n, _)| n.as_str())
+    }
+
+    /// The admin view at `now`.
+    pub fn snapshot(&self, now: Micros) -> MeshSnapshot {
+        let topology = self.core.with_topology(|t| t.snapshot(now));
+        let own = self.core.identity().clone();
+        let core = self.core.counters();
+        let mut members: Vec<MemberRow> = self
+            .members
+            .values()
+            .map(|m| (&m.id, m.state, m.incarnation, false))
+            .chain(std::iter::once((
+                &own,
+                if self.left {
+                    MemberStatus::Left
+                } else {
+                    MemberStatus::Alive
+                },
+                0,
+                true,
+            )))
+            .map(|(id, state, incarnation, local)| {
+                let node = topology.nodes.iter().find(|n| n.name == id.name());
+                MemberRow {
+                    name: id.name().to_owned(),
+                    control_addr: id.addr(),
+                    data_addr: node.and_then(|n| n.data_addr),
+                    roles: node.map(|n| n.roles.clone()).unwrap_or_else(|| {
+                        if local {
+                            self.roles.read().clone()
+                        } else {
+                            Vec::new()
+                        }
+                    }),
+                    region: node.map(|n| n.region.clone()).unwrap_or_default(),
+                    state,
+                    incarnation,
+                    bump: id.bump(),
+                    local,
+                }
+            })
+            .collect();
+        members.sort_by(|a, b| a.name.cmp(&b.name));
+        MeshSnapshot {
+            enabled: true,
+            members,
+            topology: Some(topology),
+            counters: GossipCounters {
+                packets_sent: core.sent,
+                bytes_sent: core.sent_bytes,
+                ..self.counters
+            },
+        }
+    }
+
+    /// Live members according to the core (alive or suspect), for tests and logs.
+    pub fn live_members(&self) -> usize {
+        self.core
+            .members()
+            .filter(|(_, s)| matches!(s, MemberState::Alive | MemberState::Suspect))
+            .count()
+    }
+
+    /// Roles this node holds now.
+    pub fn roles(&self) -> Vec<Role> {
+        self.roles.read().clone()
+    }
+}
