@@ -7,18 +7,8 @@
 //! some) over a marginal one; the shortest recovery delay; the smaller code; the lower
 //! residual. When nothing meets the target it takes the lowest residual.
 //!
-//! Predictions:
-//! - Block codes `(k, m)` (XOR is `m = 1`), independent loss `p`: a data packet is lost for
-//!   good when it is lost and at least `m` of the other `k + m − 1` packets of its group are
-//!   too: `p · P[Bin(k + m − 1, p) ≥ m]`. With mean burst length `b > 1` a loss is taken as a
-//!   burst of `c = ⌈b⌉` packets arriving at rate `p / b`, so a group survives `⌊m / c⌋` bursts
-//!   including the packet's own. With parity on a second path, parity losses there are
-//!   independent of the data's.
-//! - Duplication: the copy is lost with the original with probability `max(p, 1 − 1/b)` on
-//!   the same path (Gilbert-Elliott), `p₂` on a second path.
-//! - Sliding window: no closed form; the table measured in docs/performance.md (independent
-//!   loss only, so never chosen when `b > 1.5`), taking the residual measured at the next
-//!   loss level at or above `p` and refusing loss above the highest measured.
+//! Predictions are in `fec_model.rs` ([`super::fec_model`]): the binomial formula for block
+//! codes, Gilbert-Elliott for duplication, the measured table for the sliding window.
 //!
 //! Block codes are capped at `k ≤ 1 + max_recovery_delay / gap`: a lost packet waits up to
 //! `k − 1` packet gaps for its group's parity. The sliding code recovers ≥ 97.8 % of losses
@@ -28,7 +18,10 @@ use std::time::Duration;
 
 use lightspeed_protocol::fec::FecScheme;
 
+use super::fec_model::{SLIDING_CONFIGS, block_residual, duplicate_residual, sliding_residual};
 use super::paths::ppm_to_fraction;
+
+pub use super::fec_model::binomial_tail;
 
 /// What is known about a session's loss.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -102,102 +95,6 @@ impl Default for FecConfig {
     }
 }
 
-/// One measured sliding-window configuration: `(loss, residual)` rows from
-/// docs/performance.md, loss ascending; a 0 residual means none lost in 100,000 or more.
-struct SlidingRow {
-    window: u8,
-    repairs: u8,
-    interval: u8,
-    points: &'static [(f64, f64)],
-}
-
-const SLIDING_TABLE: [SlidingRow; 5] = [
-    SlidingRow {
-        window: 4,
-        repairs: 1,
-        interval: 1,
-        points: &[(0.01, 0.0), (0.05, 0.0), (0.10, 1e-5)],
-    },
-    SlidingRow {
-        window: 2,
-        repairs: 1,
-        interval: 1,
-        points: &[(0.01, 0.0), (0.05, 1e-4), (0.10, 1.1e-3)],
-    },
-    SlidingRow {
-        window: 8,
-        repairs: 1,
-        interval: 1,
-        points: &[(0.01, 0.0), (0.05, 0.0), (0.10, 0.0)],
-    },
-    SlidingRow {
-        window: 4,
-        repairs: 1,
-        interval: 2,
-        points: &[(0.01, 0.0)],
-    },
-    SlidingRow {
-        window: 8,
-        repairs: 1,
-        interval: 2,
-        points: &[(0.01, 0.0)],
-    },
-];
-
-fn pmf(n: u32, q: f64, i: u32) -> f64 {
-    if i > n {
-        return 0.0;
-    }
-    let mut c = 1.0_f64;
-    for j in 0..i {
-        c = c * f64::from(n - j) / f64::from(j + 1);
-    }
-    c * q.powi(i as i32) * (1.0 - q).powi((n - i) as i32)
-}
-
-/// `P[Bin(n, q) ≥ m]`, summed over the upper tail for precision at small `q`.
-pub fn binomial_tail(n: u32, q: f64, m: u32) -> f64 {
-    let q = q.clamp(0.0, 1.0);
-    (m..=n).map(|i| pmf(n, q, i)).sum::<f64>().min(1.0)
-}
-
-/// Predicted residual of a block code `(k, m)` (see the module doc). `second` is the parity
-/// path's loss when parity goes on a second path.
-pub fn block_residual(p: f64, k: u8, m: u8, mean_burst: f64, second: Option<f64>) -> f64 {
-    let p = p.clamp(0.0, 1.0);
-    let b = mean_burst.max(1.0);
-    let c = b.ceil() as u32;
-    let (k, m) = (u32::from(k), u32::from(m));
-    if c > m {
-        // The packet's own burst is longer than the parity: never recoverable.
-        return p;
-    }
-    let q = p / b;
-    let lost_with = match second {
-        None => (0..k + m)
-            .map(|x| {
-                if c * (1 + x) > m {
-                    pmf(k + m - 1, q, x)
-                } else {
-                    0.0
-                }
-            })
-            .sum::<f64>(),
-        Some(p2) => {
-            let mut s = 0.0;
-            for x in 0..k {
-                for y in 0..=m {
-                    if c * (1 + x) + y > m {
-                        s += pmf(k - 1, q, x) * pmf(m, p2.clamp(0.0, 1.0), y);
-                    }
-                }
-            }
-            s
-        }
-    };
-    p * lost_with.min(1.0)
-}
-
 /// All schemes the session could run, with predictions (not yet filtered by the target).
 fn options(est: &LossEstimate, cfg: &FecConfig, mut f: impl FnMut(FecChoice)) {
     let p = ppm_to_fraction(est.loss_ppm);
@@ -220,21 +117,23 @@ fn options(est: &LossEstimate, cfg: &FecConfig, mut f: impl FnMut(FecChoice)) {
         });
     };
     push(FecScheme::Off, Placement::SamePath, gap + ms, 0.0, p, 0);
+    let dup_same = duplicate_residual(p, b, Placement::SamePath, 0.0);
     push(
         FecScheme::Duplicate,
         Placement::SamePath,
         gap + ms,
         1.0,
-        p * p.max(1.0 - 1.0 / b),
+        dup_same,
         0,
     );
     if let Some(p2) = second {
+        let dup_second = duplicate_residual(p, b, Placement::SecondPath, p2);
         push(
             FecScheme::Duplicate,
             Placement::SecondPath,
             gap + ms,
             1.0,
-            p * p2,
+            dup_second,
             0,
         );
     }
@@ -248,37 +147,30 @@ fn options(est: &LossEstimate, cfg: &FecConfig, mut f: impl FnMut(FecChoice)) {
             };
             let overhead = f64::from(m) / f64::from(k);
             let gaps = u32::from(k - 1);
-            push(
-                scheme,
-                Placement::SamePath,
-                deadline,
-                overhead,
-                block_residual(p, k, m, b, None),
-                gaps,
-            );
+            let same = block_residual(p, k, m, b, None);
+            push(scheme, Placement::SamePath, deadline, overhead, same, gaps);
             if second.is_some() {
+                let cross = block_residual(p, k, m, b, second);
                 push(
                     scheme,
                     Placement::SecondPath,
                     deadline,
                     overhead,
-                    block_residual(p, k, m, b, second),
+                    cross,
                     gaps,
                 );
             }
         }
     }
-    if b <= 1.5 {
-        for row in &SLIDING_TABLE {
-            if let Some(&(_, residual)) = row.points.iter().find(|(loss, _)| p <= *loss) {
-                let scheme = FecScheme::Sliding {
-                    window: row.window,
-                    repairs: row.repairs,
-                    interval: row.interval,
-                };
-                let overhead = f64::from(row.repairs) / f64::from(row.interval);
-                push(scheme, Placement::SamePath, gap + ms, overhead, residual, 1);
-            }
+    for (window, repairs, interval) in SLIDING_CONFIGS {
+        if let Some(residual) = sliding_residual(window, repairs, interval, p, b) {
+            let scheme = FecScheme::Sliding {
+                window,
+                repairs,
+                interval,
+            };
+            let overhead = f64::from(repairs) / f64::from(interval);
+            push(scheme, Placement::SamePath, gap + ms, overhead, residual, 1);
         }
     }
 }

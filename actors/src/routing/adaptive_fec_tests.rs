@@ -4,6 +4,7 @@ use lightspeed_protocol::Micros;
 use lightspeed_protocol::fec::FecScheme;
 
 use super::adaptive_fec::*;
+use super::fec_model::block_residual;
 
 fn est(loss_ppm: u32, pps: u32) -> LossEstimate {
     LossEstimate {
@@ -149,4 +150,24 @@ fn hysteresis_raises_at_once_lowers_slowly_and_turns_off_only_when_clean() {
     let c = fec.update(ms(205_003), &est(2_000, 64)).unwrap();
     assert_eq!(c.scheme, FecScheme::Xor { k: 4 });
     assert_eq!(fec.current().scheme, FecScheme::Xor { k: 4 });
+}
+
+#[test]
+fn every_measured_sliding_configuration_has_a_one_percent_row() {
+    use super::fec_model::{SLIDING_CONFIGS, sliding_residual};
+    for (w, r, i) in SLIDING_CONFIGS {
+        assert_eq!(
+            sliding_residual(w, r, i, 0.01, 1.0),
+            Some(0.0),
+            "W{w} {r}/{i}"
+        );
+        assert_eq!(sliding_residual(w, r, i, 0.01, 2.0), None, "bursty");
+        assert_eq!(
+            sliding_residual(w, r, i, 0.11, 1.0),
+            None,
+            "beyond the table"
+        );
+    }
+    assert_eq!(sliding_residual(2, 1, 1, 0.06, 1.0), Some(1.1e-3));
+    assert_eq!(sliding_residual(3, 1, 1, 0.01, 1.0), None);
 }

@@ -10,10 +10,13 @@
 //! - `failover.rs`: dead-path detection from echo silence, failover timing and budget, the
 //!   multipath duplicate switch.
 //! - `adaptive_fec.rs`: the FEC scheme from measured loss, burstiness and packet rate.
+//! - `fec_model.rs`: residual-loss predictions (binomial for block codes, the measured
+//!   sliding-window table).
 //! - `selector.rs`: the [`selector::Selector`] trait and [`selector::NearestSelector`].
 
 pub mod adaptive_fec;
 pub mod failover;
+pub mod fec_model;
 pub mod paths;
 pub mod policy;
 pub mod selector;

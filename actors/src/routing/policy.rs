@@ -192,10 +192,17 @@ impl PathPolicy {
         if self.current.is_some_and(|(p, _)| p == path) {
             self.current = None;
         }
+        // Reuse the path's own entry, else a free or expired one, else evict the entry that
+        // expires first.
         let slot = self
             .vetoes
             .iter()
-            .position(|v| v.is_some_and(|(p, t)| p == path || t <= now) || v.is_none())
+            .position(|v| v.is_some_and(|(p, _)| p == path))
+            .or_else(|| {
+                self.vetoes
+                    .iter()
+                    .position(|v| v.is_none_or(|(_, t)| t <= now))
+            })
             .or_else(|| {
                 (0..MAX_VETOES).min_by_key(|&i| self.vetoes.get(i).and_then(|v| v.map(|x| x.1)))
             });
