@@ -138,7 +138,10 @@ pub fn failover_budget(
     old_rtt: Duration,
     new_rtt: Duration,
 ) -> Duration {
-    old_rtt / 2 + threshold + gap + new_rtt / 2
+    (old_rtt / 2)
+        .saturating_add(threshold)
+        .saturating_add(gap)
+        .saturating_add(new_rtt / 2)
 }
 
 /// One completed failover.

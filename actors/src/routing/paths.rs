@@ -1,6 +1,6 @@
 //! Candidate paths and their cost (pure).
 //!
-//! A path runs edge → [relay] → [relay] → proxy (→ game server). The caller fills a
+//! A path runs edge → (relay) → (relay) → proxy (→ game server). The caller fills a
 //! [`RouteGraph`] from the gossiped topology and the edge's own probes, naming nodes by
 //! [`NodeId`]s it interns itself, so the same node keeps the same id from one evaluation to the
 //! next and paths compare across evaluations. [`candidates`] then lists the direct path, every
