@@ -16,7 +16,8 @@
 //!
 //! Layout: `spec.rs` (what a node is asked to be), `fec_setting.rs` (the operator's FEC
 //! setting and its syntax), `node.rs` (assembly and shutdown),
-//! `control.rs` (QUIC ↔ actor bridge, client pool), one file per actor and per core.
+//! `control.rs` (QUIC ↔ actor bridge, client pool), `routing/` (path, failover and adaptive
+//! FEC cores, not yet driven by an actor), one file per actor and per core.
 
 #![forbid(unsafe_code)]
 
@@ -31,5 +32,6 @@ pub mod health;
 pub mod mesh_view;
 pub mod node;
 pub mod route;
+pub mod routing;
 pub mod session;
 pub mod spec;
