@@ -123,9 +123,10 @@ pub struct LossReport {
     pub refutations: u64,
     /// Down reports about live nodes: false positives.
     pub false_downs: u64,
-    /// Distinct live nodes some node declared down.
+    /// Distinct live nodes reported down or forced to rejoin.
     pub nodes_falsely_down: usize,
-    /// Nodes that learnt they were declared down and rejoined.
+    /// Times a live node learnt it had been declared down and rejoined under a renewed
+    /// identity (foca `Rejoin`): the false positives, whether or not a `Down` was reported.
     pub rejoins: u64,
     /// Suspicions and false downs in the lossless steady window, for comparison.
     pub steady_suspicions: u64,
@@ -264,8 +265,8 @@ pub fn render_table(r: &ScaleReport) -> String {
             p.loss_window_s
         ),
         format!(
-            "{} suspicions, {} refutations, {} false downs of {} nodes, {} rejoins",
-            l.suspicions, l.refutations, l.false_downs, l.nodes_falsely_down, l.rejoins
+            "{} suspicions, {} refutations, {} Down reports, {} forced rejoins ({} nodes)",
+            l.suspicions, l.refutations, l.false_downs, l.rejoins, l.nodes_falsely_down
         ),
     );
     row(
