@@ -14,6 +14,8 @@
 //! - [`echo`]: a tokio UDP echo server standing in for a game server, and the probe payload
 //!   ([`echo::GamePacket`]) whose echoes give per-packet RTT and loss.
 //! - [`udp_link`]: real UDP sockets around two emulated links, for demos and scenarios.
+//! - [`scale`]: N = 100 … 2,000 membership cores under a simulated clock
+//!   (`lightspeed-sim scale`).
 //! - [`scenario`]: topology scenarios from TOML, run with real nodes on loopback
 //!   (`lightspeed-sim run FILE`).
 
@@ -21,6 +23,7 @@
 
 pub mod echo;
 pub mod link;
+pub mod scale;
 pub mod scenario;
 pub mod traffic;
 pub mod udp_link;
