@@ -86,8 +86,13 @@ pub type FlowKey = (usize, SocketAddr);
 #[derive(Debug)]
 pub enum Flow {
     /// Waiting for its session; the game's first datagrams with when they arrived, bounded by
-    /// [`MAX_PENDING`].
-    Pending(Vec<(Micros, Vec<u8>)>),
+    /// [`MAX_PENDING`], and how many set-ups of this flow failed before this one.
+    Pending {
+        /// Held datagrams.
+        held: Vec<(Micros, Vec<u8>)>,
+        /// Consecutive failed set-ups so far (for the next backoff).
+        failures: u32,
+    },
     /// Mapped to a session.
     Active(SessionId),
     /// Its last set-up failed (refused, unreachable): the game's datagrams are dropped until
@@ -129,8 +134,6 @@ pub struct SessionTable {
     // never the (possibly 10,000) relay transit entries.
     timed: DashMap<SessionId, Arc<Entry>>,
     flows: DashMap<FlowKey, Flow>,
-    // Failure counts of flows retrying after a backoff (bounded by the flow cap).
-    retry_counts: DashMap<FlowKey, u32>,
     max_sessions: usize,
     max_flows: usize,
 }
@@ -142,7 +145,6 @@ impl SessionTable {
             sessions: DashMap::new(),
             timed: DashMap::new(),
             flows: DashMap::new(),
-            retry_counts: DashMap::new(),
             max_sessions,
             max_flows,
         }
@@ -235,21 +237,17 @@ impl SessionTable {
     ) -> Result<bool, TableError> {
         if let Some(mut f) = self.flows.get_mut(&key) {
             return match f.value_mut() {
-                Flow::Pending(q) if q.len() < MAX_PENDING => {
-                    q.push((now, payload.to_vec()));
+                Flow::Pending { held, .. } if held.len() < MAX_PENDING => {
+                    held.push((now, payload.to_vec()));
                     Ok(false)
                 }
                 Flow::Backoff { until, .. } if now < *until => Err(TableError::Backoff),
-                Flow::Backoff { .. } => {
-                    // Keep the failure count (in the pending queue's place it is lost, which
-                    // is fine: a success resets it anyway, a failure restarts at `failures`).
-                    let failures = match f.value() {
-                        Flow::Backoff { failures, .. } => *failures,
-                        _ => 0,
+                Flow::Backoff { failures, .. } => {
+                    let failures = *failures;
+                    *f.value_mut() = Flow::Pending {
+                        held: vec![(now, payload.to_vec())],
+                        failures,
                     };
-                    *f.value_mut() = Flow::Pending(vec![(now, payload.to_vec())]);
-                    drop(f);
-                    self.retry_counts.insert(key, failures);
                     Ok(true)
                 }
                 _ => Err(TableError::Full),
@@ -258,16 +256,20 @@ impl SessionTable {
         if self.flows.len() >= self.max_flows {
             return Err(TableError::Full);
         }
-        self.flows
-            .insert(key, Flow::Pending(vec![(now, payload.to_vec())]));
+        self.flows.insert(
+            key,
+            Flow::Pending {
+                held: vec![(now, payload.to_vec())],
+                failures: 0,
+            },
+        );
         Ok(true)
     }
 
     /// Maps a flow to its new session and hands back the datagrams held meanwhile.
     pub fn activate_flow(&self, key: FlowKey, id: SessionId) -> Vec<(Micros, Vec<u8>)> {
-        self.retry_counts.remove(&key);
         match self.flows.insert(key, Flow::Active(id)) {
-            Some(Flow::Pending(q)) => q,
+            Some(Flow::Pending { held, .. }) => held,
             _ => Vec::new(),
         }
     }
@@ -275,13 +277,15 @@ impl SessionTable {
     /// Forgets a flow.
     pub fn drop_flow(&self, key: &FlowKey) {
         self.flows.remove(key);
-        self.retry_counts.remove(key);
     }
 
     /// Records a failed set-up: the flow's datagrams are dropped until the returned backoff
     /// has passed (1 s, doubling per consecutive failure, at most 30 s).
     pub fn fail_flow(&self, key: FlowKey, now: Micros) -> std::time::Duration {
-        let failures = self.retry_counts.remove(&key).map_or(0, |(_, n)| n);
+        let failures = match self.flows.get(&key).as_deref() {
+            Some(Flow::Pending { failures, .. } | Flow::Backoff { failures, .. }) => *failures,
+            _ => 0,
+        };
         let backoff = FIRST_BACKOFF
             .saturating_mul(1u32 << failures.min(5))
             .min(MAX_BACKOFF);
