@@ -353,8 +353,7 @@ pub fn new_decoder(scheme: FecScheme, slots: usize) -> Result<Box<dyn FecDecoder
 pub fn decoder_buffer_bytes(scheme: FecScheme, slots: usize) -> usize {
     if let FecScheme::Sliding { .. } = scheme {
         // The sliding decoder has no slots: a span of symbols and as many equations.
-        let span = usize::from(DEFAULT_SPAN);
-        return span * (2 * MAX_PARITY_PAYLOAD + span + 42);
+        return sliding::buffer_bytes(usize::from(DEFAULT_SPAN));
     }
     match scheme.shape() {
         Ok(Some((k, m))) if (1..=MAX_DECODER_SLOTS).contains(&slots) => {

@@ -77,7 +77,7 @@ mod decoder;
 mod encoder;
 mod system;
 
-pub use decoder::{DEFAULT_SPAN, MAX_SPAN, SlidingDecoder, SlidingStats};
+pub use decoder::{DEFAULT_SPAN, MAX_SPAN, SlidingDecoder, SlidingStats, buffer_bytes};
 pub use encoder::SlidingEncoder;
 
 /// Smallest repair payload: the data-plane header refuses parity payloads under 3 bytes.

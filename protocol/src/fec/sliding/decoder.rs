@@ -63,12 +63,19 @@ pub struct SlidingDecoder {
     stats: SlidingStats,
 }
 
+/// Bytes a [`SlidingDecoder`] with this (power-of-two) `span` allocates: the symbol ring and as
+/// many equations of up to [`MAX_PARITY_PAYLOAD`](crate::fec::MAX_PARITY_PAYLOAD) bytes, their
+/// `span`-wide coefficient rows, and 42 bytes of per-slot bookkeeping.
+pub const fn buffer_bytes(span: usize) -> usize {
+    span * (2 * crate::fec::MAX_PARITY_PAYLOAD + span + 42)
+}
+
 impl SlidingDecoder {
     /// A decoder for repairs of windows up to `window` (1..=15) packets, remembering the last
     /// `span` ESIs (`window..=`[`MAX_SPAN`], usually [`DEFAULT_SPAN`]) with as many equations.
     /// `span` is rounded up to a power of two so that slot lookups are a mask, not a division.
     ///
-    /// Allocates all its memory here: `span × (2 × 1,402 + span + 42)` bytes (92 KB at 32).
+    /// Allocates all its memory here: [`buffer_bytes`]`(span)` (92 KB at 32).
     ///
     /// # Errors
     /// [`FecError::InvalidSlidingParameter`] when `window` or `span` is out of range.
