@@ -35,33 +35,37 @@ fn counter(enc: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u64) 
     ConstCounter::new(value).encode(m)
 }
 
+/// One counter family with a `direction` label.
+fn per_direction(
+    enc: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    value: impl Fn(Direction) -> u64,
+) -> fmt::Result {
+    let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for dir in Direction::ALL {
+        let labels = [("direction", dir.as_str())];
+        ConstCounter::new(value(dir)).encode(m.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
 impl Collector for NodeCollector {
     fn encode(&self, mut enc: DescriptorEncoder<'_>) -> fmt::Result {
         let c = &self.counters;
 
-        let mut m = enc.encode_descriptor(
+        per_direction(
+            &mut enc,
             "lightspeed_packets",
             "Game packets forwarded or delivered, by direction.",
-            None,
-            MetricType::Counter,
+            |dir| c.packets(dir),
         )?;
-        for dir in Direction::ALL {
-            let labels = [("direction", dir.as_str())];
-            let fam = m.encode_family(&labels)?;
-            ConstCounter::new(c.packets(dir)).encode(fam)?;
-        }
-
-        let mut m = enc.encode_descriptor(
+        per_direction(
+            &mut enc,
             "lightspeed_bytes",
             "Bytes of game packets forwarded or delivered, by direction.",
-            None,
-            MetricType::Counter,
+            |dir| c.bytes(dir),
         )?;
-        for dir in Direction::ALL {
-            let labels = [("direction", dir.as_str())];
-            let fam = m.encode_family(&labels)?;
-            ConstCounter::new(c.bytes(dir)).encode(fam)?;
-        }
 
         let mut m = enc.encode_descriptor(
             "lightspeed_drops",
