@@ -308,6 +308,7 @@ fn forged_and_spoofed_input_changes_nothing() {
         part: 0,
         parts: 1,
         node: None,
+        probe_key: None,
         links: vec![],
     };
     let mut forged_body = forged_body;

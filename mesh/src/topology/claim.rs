@@ -19,6 +19,7 @@
 
 use std::net::SocketAddr;
 
+use lightspeed_protocol::SessionKey;
 use serde::{Deserialize, Serialize};
 
 use crate::Role;
@@ -97,6 +98,18 @@ pub struct LinkClaim {
     pub age_ms: u32,
 }
 
+/// One link as a claim part carries it: the measured figures and the data-plane address the
+/// origin reaches the peer at (its probes and its traffic go there), so a node computing a
+/// path knows which address hop *i* uses for hop *i + 1* (a private address between two
+/// relays of one VPC, say). `None` when the origin did not say (measured by other means).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimedLink {
+    /// The figures.
+    pub link: LinkClaim,
+    /// Where the origin sends to reach `link.to`.
+    pub via: Option<SocketAddr>,
+}
+
 /// The signed content of one claim part.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaimBody {
@@ -110,8 +123,12 @@ pub struct ClaimBody {
     pub parts: u8,
     /// Attributes: present in part 0, absent elsewhere.
     pub node: Option<NodeAttrs>,
+    /// The key link probes to the origin are sealed with (part 0 only, never all zero):
+    /// only mesh members receive claims, so only they can probe it. See
+    /// `crate::dataplane::link_probe`.
+    pub probe_key: Option<SessionKey>,
     /// Links, sorted by `to`, no duplicates, none to `origin`.
-    pub links: Vec<LinkClaim>,
+    pub links: Vec<ClaimedLink>,
 }
 
 /// Why bytes are not a valid claim or item. Nothing is stored when these are returned.
@@ -134,14 +151,16 @@ pub enum MalformedClaim {
     /// `a-z 0-9 - .`.
     #[error("invalid node name")]
     Name,
-    /// `part >= parts`, `parts` is 0 or above [`MAX_PARTS`], or attributes are present in a
-    /// part other than 0 (or missing from part 0).
+    /// `part >= parts`, `parts` is 0 or above [`MAX_PARTS`], or attributes or a probe key
+    /// are present in a part other than 0 (or attributes missing from part 0).
     #[error("inconsistent part numbering")]
     Parts,
-    /// Region too long or with bad characters, load above 100, roles unsorted or duplicated.
+    /// Region too long or with bad characters, load above 100, roles unsorted or duplicated,
+    /// or an all-zero probe key.
     #[error("invalid node attributes")]
     Attributes,
-    /// Links unsorted, duplicated, pointing at the origin, or loss above 1,000,000 ppm.
+    /// Links unsorted, duplicated, pointing at the origin, loss above 1,000,000 ppm, or a
+    /// `via` address with port 0 or an unspecified IP.
     #[error("invalid link list")]
     Links,
 }
@@ -188,15 +207,23 @@ impl ClaimBody {
             (None, p) if p > 0 => {}
             _ => return Err(MalformedClaim::Parts),
         }
-        for link in &self.links {
+        match (&self.probe_key, self.part) {
+            (Some(key), 0) if key.0 == [0; 32] => return Err(MalformedClaim::Attributes),
+            (Some(_), p) if p > 0 => return Err(MalformedClaim::Parts),
+            _ => {}
+        }
+        for ClaimedLink { link, via } in &self.links {
             if !valid_name(&link.to) {
                 return Err(MalformedClaim::Name);
             }
             if link.to == self.origin || link.loss_ppm > 1_000_000 {
                 return Err(MalformedClaim::Links);
             }
+            if via.is_some_and(|a| a.port() == 0 || a.ip().is_unspecified()) {
+                return Err(MalformedClaim::Links);
+            }
         }
-        if !self.links.windows(2).all(|w| w[0].to < w[1].to) {
+        if !self.links.windows(2).all(|w| w[0].link.to < w[1].link.to) {
             return Err(MalformedClaim::Links);
         }
         Ok(())
@@ -294,7 +321,8 @@ pub fn cert_item(der: &[u8]) -> Option<Vec<u8>> {
     Some(item)
 }
 
-/// Splits a node's state into claim parts that each encode within [`MAX_BODY_BYTES`].
+/// Splits a node's state into claim parts that each encode within [`MAX_BODY_BYTES`]; the
+/// probe key goes into part 0 with the attributes.
 ///
 /// Links are sorted by peer name first. Returns `None` when the links need more than
 /// [`MAX_PARTS`] parts (only possible with more links than any configured bound allows).
@@ -302,10 +330,11 @@ pub fn paginate(
     origin: &str,
     version: ClaimVersion,
     attrs: NodeAttrs,
-    mut links: Vec<LinkClaim>,
+    probe_key: Option<SessionKey>,
+    mut links: Vec<ClaimedLink>,
 ) -> Option<Vec<ClaimBody>> {
-    links.sort_by(|a, b| a.to.cmp(&b.to));
-    links.dedup_by(|a, b| a.to == b.to);
+    links.sort_by(|a, b| a.link.to.cmp(&b.link.to));
+    links.dedup_by(|a, b| a.link.to == b.link.to);
     let mut parts: Vec<ClaimBody> = Vec::new();
     let mut current = ClaimBody {
         origin: origin.to_owned(),
@@ -313,6 +342,7 @@ pub fn paginate(
         part: 0,
         parts: 1,
         node: Some(attrs),
+        probe_key,
         links: Vec::new(),
     };
     for link in links {
@@ -328,6 +358,7 @@ pub fn paginate(
                     part: next_part,
                     parts: 1,
                     node: None,
+                    probe_key: None,
                     links: vec![link],
                 },
             );

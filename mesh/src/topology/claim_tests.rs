@@ -13,19 +13,27 @@ fn attrs() -> NodeAttrs {
     }
 }
 
-fn link(to: &str) -> LinkClaim {
-    LinkClaim {
-        to: to.into(),
-        rtt_us: 206_000,
-        jitter_us: 15_000,
-        loss_ppm: 1_000_000,
-        age_ms: u32::MAX,
+fn link(to: &str) -> ClaimedLink {
+    ClaimedLink {
+        link: LinkClaim {
+            to: to.into(),
+            rtt_us: 206_000,
+            jitter_us: 15_000,
+            loss_ppm: 1_000_000,
+            age_ms: u32::MAX,
+        },
+        via: Some("[2001:db8::ffff:ffff]:65535".parse().unwrap()),
     }
+}
+
+fn key() -> Option<lightspeed_protocol::SessionKey> {
+    Some(lightspeed_protocol::SessionKey([0xff; 32]))
 }
 
 #[test]
 fn worst_case_identity_names_fit_the_budget() {
-    // 64 links to 64-byte names, all numbers at their widest varints.
+    // 64 links to 64-byte names with IPv6 `via` addresses, all numbers at their widest
+    // varints, and a probe key.
     let links: Vec<_> = (0..64)
         .map(|i| link(&format!("{:0>64}", format!("n{i}"))))
         .collect();
@@ -36,8 +44,9 @@ fn worst_case_identity_names_fit_the_budget() {
         epoch: u32::MAX,
         seq: u32::MAX,
     };
-    let parts = paginate(&origin, version, a, links).unwrap();
-    assert_eq!(parts.len(), 8, "8 links of 64-byte names per part");
+    let parts = paginate(&origin, version, a, key(), links).unwrap();
+    assert_eq!(parts.len(), 10, "7 links of 64-byte names per part");
+    assert!(parts.len() <= usize::from(MAX_PARTS));
     let total: usize = parts.iter().map(|p| p.links.len()).sum();
     assert_eq!(total, 64);
     for (i, part) in parts.iter().enumerate() {
@@ -45,25 +54,32 @@ fn worst_case_identity_names_fit_the_budget() {
         assert!(body.len() <= MAX_BODY_BYTES, "{}", body.len());
         assert_eq!(ClaimBody::decode(&body).unwrap(), *part);
         assert_eq!(part.part as usize, i);
-        assert_eq!(part.parts, 8);
+        assert_eq!(part.parts, 10);
         assert_eq!(part.node.is_some(), i == 0);
+        assert_eq!(part.probe_key.is_some(), i == 0);
     }
 }
 
 #[test]
 fn typical_claim_is_one_part() {
     let links: Vec<_> = (0..16).map(|i| link(&format!("relay-{i}.sg"))).collect();
-    let parts = paginate("edge-1", ClaimVersion::default(), attrs(), links).unwrap();
-    assert_eq!(parts.len(), 1);
+    let parts = paginate("edge-1", ClaimVersion::default(), attrs(), key(), links).unwrap();
+    assert_eq!(parts.len(), 1, "16 links fit one part even at their widest");
     let len = parts[0].encode().len();
-    assert!(len < 500, "{len}");
+    assert!(len <= MAX_BODY_BYTES, "{len}");
 }
 
 #[test]
 fn strict_decoding() {
-    let body = paginate("a", ClaimVersion::default(), attrs(), vec![link("b")])
-        .unwrap()
-        .remove(0);
+    let body = paginate(
+        "a",
+        ClaimVersion::default(),
+        attrs(),
+        key(),
+        vec![link("b")],
+    )
+    .unwrap()
+    .remove(0);
     let bytes = body.encode();
     let mut trailing = bytes.clone();
     trailing.push(0);
@@ -87,9 +103,25 @@ fn strict_decoding() {
     let mut bad = body.clone();
     bad.node.as_mut().unwrap().load_pct = 101;
     assert_eq!(bad.validate(), Err(MalformedClaim::Attributes));
-    let mut bad = body;
+    let mut bad = body.clone();
     bad.node.as_mut().unwrap().roles = vec![Role::Proxy, Role::Relay];
     assert_eq!(bad.validate(), Err(MalformedClaim::Attributes));
+    let mut bad = body.clone();
+    bad.probe_key = Some(lightspeed_protocol::SessionKey([0; 32]));
+    assert_eq!(bad.validate(), Err(MalformedClaim::Attributes));
+    let mut bad = body.clone();
+    bad.links[0].via = Some("0.0.0.0:4434".parse().unwrap());
+    assert_eq!(bad.validate(), Err(MalformedClaim::Links));
+    bad.links[0].via = Some("192.0.2.1:0".parse().unwrap());
+    assert_eq!(bad.validate(), Err(MalformedClaim::Links));
+    bad.links[0].via = None;
+    assert_eq!(bad.validate(), Ok(()));
+    // A probe key outside part 0 is refused like attributes would be.
+    let mut bad = body;
+    bad.node = None;
+    bad.part = 1;
+    bad.parts = 2;
+    assert_eq!(bad.validate(), Err(MalformedClaim::Parts));
 }
 
 #[test]

@@ -15,6 +15,7 @@ use super::claim::{
     ClaimBody, ClaimVersion, Item, LinkClaim, NodeAttrs, SIGNATURE_LEN, cert_item, claim_item,
     paginate, signed_message,
 };
+use super::local::LocalProbeInfo;
 use super::outcome::{
     Applied, ClaimError, ItemId, Outcome, PublishError, TopologyConfig, TopologyCounters,
 };
@@ -61,6 +62,7 @@ pub struct Topology {
     unparked: Vec<Vec<u8>>,
     counters: TopologyCounters,
     local_version: ClaimVersion,
+    local_probe: LocalProbeInfo,
 }
 
 impl Topology {
@@ -75,7 +77,13 @@ impl Topology {
             unparked: Vec::new(),
             counters: TopologyCounters::default(),
             local_version: ClaimVersion::default(),
+            local_probe: LocalProbeInfo::default(),
         }
+    }
+
+    /// Sets the probe key and per-peer addresses carried by this node's next publications.
+    pub fn set_local_probe_info(&mut self, info: LocalProbeInfo) {
+        self.local_probe = info;
     }
 
     /// The bounds in force.
@@ -314,7 +322,9 @@ impl Topology {
             seq: held.seq.saturating_add(1),
         };
         let version = next.max(ClaimVersion { epoch, seq: 0 });
-        let parts = paginate(&self.local, version, attrs, links)
+        let links = self.local_probe.claimed(links);
+        let key = self.local_probe.key.clone();
+        let parts = paginate(&self.local, version, attrs, key, links)
             .ok_or(PublishError::TooManyLinks(self.config.max_links_per_node))?;
         let mut items = Vec::with_capacity(parts.len() + 1);
         items.extend(cert_item(signer.certificate()));

@@ -31,6 +31,8 @@
 //! - `view.rs`: queries ([`Topology::links`], [`Topology::neighbours`], snapshots).
 //! - `estimator.rs`: per-peer probe estimator (EWMA RTT, RFC 3550 jitter, windowed loss).
 //! - `publish.rs`: when a node republishes its own claim.
+//! - `local.rs`: [`LocalProbeInfo`], the probe key and per-peer addresses of our own claims.
+//! - `prober.rs`: [`LinkProber`], the pure link-probe schedule feeding [`LinkEstimator`]s.
 
 pub mod auth;
 pub mod claim;
@@ -38,7 +40,9 @@ pub mod claim;
 mod claim_tests;
 pub mod estimator;
 mod graph;
+mod local;
 mod outcome;
+pub mod prober;
 pub mod publish;
 mod sim_keys;
 mod view;
@@ -47,12 +51,14 @@ mod view;
 mod graph_tests;
 
 pub use auth::{AuthError, CertAdded, ClaimSigner, EcdsaSigner, Keyring, MeshKeyring};
-pub use claim::{ClaimBody, ClaimVersion, LinkClaim, MalformedClaim, NodeAttrs};
+pub use claim::{ClaimBody, ClaimVersion, ClaimedLink, LinkClaim, MalformedClaim, NodeAttrs};
 pub use estimator::{EstimatorConfig, LinkEstimator, LinkStats};
 pub use graph::Topology;
+pub use local::LocalProbeInfo;
 pub use outcome::{
     Applied, ClaimError, ItemId, Outcome, PublishError, TopologyConfig, TopologyCounters,
 };
+pub use prober::{LinkProber, OutgoingProbe, ProbeTarget, ProberConfig, SlotKey};
 pub use publish::{PublishPolicy, Publisher};
 pub use sim_keys::{SimKeyring, SimKeys, SimSigner};
 pub use view::{LinkSnapshot, LinkView, NodeSnapshot, NodeView, TopologySnapshot};

@@ -7,7 +7,9 @@ use std::time::Duration;
 use lightspeed_protocol::Micros;
 use serde::Serialize;
 
-use super::claim::{ClaimVersion, LinkClaim, NodeAttrs};
+use lightspeed_protocol::SessionKey;
+
+use super::claim::{ClaimVersion, ClaimedLink, NodeAttrs};
 use super::graph::{NodeEntry, Topology};
 use crate::Role;
 
@@ -18,6 +20,9 @@ pub struct NodeView<'a> {
     pub name: &'a str,
     /// Attributes from its latest part 0, if one has arrived.
     pub attrs: Option<&'a NodeAttrs>,
+    /// The key its link probes are sealed with (from its latest part 0). A secret of the
+    /// mesh: never show it.
+    pub probe_key: Option<&'a SessionKey>,
     /// Highest version among its stored parts.
     pub version: ClaimVersion,
     /// Membership reports it down or left.
@@ -41,6 +46,8 @@ pub struct LinkView<'a> {
     pub loss_ppm: u32,
     /// When the measurement was taken, on the local clock (arrival minus its stated age).
     pub measured_at: Micros,
+    /// The data-plane address `from` sends to for `to`, when it said.
+    pub via: Option<SocketAddr>,
 }
 
 impl LinkView<'_> {
@@ -54,6 +61,7 @@ fn view<'a>(name: &'a str, entry: &'a NodeEntry) -> NodeView<'a> {
     NodeView {
         name,
         attrs: entry.attrs().map(|(a, _)| a),
+        probe_key: entry.parts.get(&0).and_then(|p| p.body.probe_key.as_ref()),
         version: entry
             .parts
             .values()
@@ -67,18 +75,22 @@ fn view<'a>(name: &'a str, entry: &'a NodeEntry) -> NodeView<'a> {
 
 fn links_of<'a>(from: &'a str, entry: &'a NodeEntry) -> impl Iterator<Item = LinkView<'a>> + 'a {
     entry.parts.values().flat_map(move |part| {
-        part.body.links.iter().map(move |l: &LinkClaim| LinkView {
-            from,
-            to: &l.to,
-            rtt_us: l.rtt_us,
-            jitter_us: l.jitter_us,
-            loss_ppm: l.loss_ppm,
-            measured_at: Micros(
-                part.received_at
-                    .0
-                    .saturating_sub(u64::from(l.age_ms) * 1_000),
-            ),
-        })
+        part.body
+            .links
+            .iter()
+            .map(move |ClaimedLink { link: l, via }| LinkView {
+                from,
+                to: &l.to,
+                rtt_us: l.rtt_us,
+                jitter_us: l.jitter_us,
+                loss_ppm: l.loss_ppm,
+                measured_at: Micros(
+                    part.received_at
+                        .0
+                        .saturating_sub(u64::from(l.age_ms) * 1_000),
+                ),
+                via: *via,
+            })
     })
 }
 
@@ -150,6 +162,7 @@ impl Topology {
                     loss_ppm: l.loss_ppm,
                     age_ms: now.saturating_since(l.measured_at).as_millis() as u64,
                     stale: l.is_stale(now, stale_after),
+                    via: l.via,
                 })
                 .collect(),
         }
@@ -207,4 +220,6 @@ pub struct LinkSnapshot {
     pub age_ms: u64,
     /// Older than the configured staleness bound.
     pub stale: bool,
+    /// The data-plane address `from` sends to for `to`, when it said.
+    pub via: Option<SocketAddr>,
 }
