@@ -89,6 +89,9 @@ drop_reasons! {
     FlowRefused => "flow_refused",
     /// The socket refused the send.
     SendFailed => "send_failed",
+    /// An authenticated link probe beyond the answers one source address gets per second
+    /// (see `link_probe.rs`).
+    ProbeRateLimited => "probe_rate_limited",
 }
 
 /// RTT histogram bucket upper bounds, seconds (Prometheus convention). Chosen around game

@@ -31,6 +31,7 @@ use lightspeed_protocol::{SessionId, SessionKey};
 use super::batch_io::{RecvBatch, SendBatch};
 use super::edge::{EdgeEvent, EdgeSession};
 use super::limiter::SourceLimiter;
+use super::link_probe::{self, LinkProbes};
 use super::proxy::{ProxyEvent, ProxySession};
 use super::relay::RelayState;
 use super::sink::{Local, Sink, flush};
@@ -74,6 +75,7 @@ pub struct DataPlane {
     tasks: DashMap<SessionId, AbortHandle>,
     events: mpsc::Sender<DataEvent>,
     source_pps: std::sync::atomic::AtomicU32,
+    link_probes: std::sync::OnceLock<Arc<LinkProbes>>,
 }
 
 impl std::fmt::Debug for DataPlane {
@@ -128,6 +130,7 @@ impl DataPlane {
             tasks: DashMap::new(),
             events,
             source_pps: std::sync::atomic::AtomicU32::new(0),
+            link_probes: std::sync::OnceLock::new(),
         }))
     }
 
@@ -146,6 +149,12 @@ impl DataPlane {
     pub fn set_source_limit(&self, pps: u32) {
         self.source_pps
             .store(pps, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Answers link probes sealed with `probes`' key and hands replies to our probes to it
+    /// (see [`link_probe`]). Set once; without it link probes are dropped as unknown sessions.
+    pub fn set_link_probes(&self, probes: Arc<LinkProbes>) {
+        let _ = self.link_probes.set(probes);
     }
 
     /// Starts the data loop and the timer loop.
@@ -418,6 +427,16 @@ impl DataPlane {
                 return false;
             }
         };
+        if link_probe::is_link_probe(unverified.session()) {
+            let Some(probes) = self.link_probes.get() else {
+                c.dropped(DropReason::UnknownSession);
+                return false;
+            };
+            if sb.is_full() {
+                flush(sb, self.fd(), c);
+            }
+            return probes.on_packet(now, unverified, from, sb, c);
+        }
         let Some(entry) = self.table.get(unverified.session()) else {
             c.dropped(DropReason::UnknownSession);
             return false;

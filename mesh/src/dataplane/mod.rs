@@ -5,6 +5,8 @@
 //! - `batch_io.rs`: recvmmsg/sendmmsg batches — the crate's only `unsafe`.
 //! - `counters.rs`: per-node atomic counters (packets, bytes, drops by reason, FEC, RTT).
 //! - `limiter.rs`: token bucket (pure).
+//! - `link_probe.rs`: link probes on the data port: answering peers' probes in place, handing
+//!   the replies to ours to the prober.
 //! - `relay.rs`: a relay's transit entry (pure).
 //! - `endpoint.rs`: the edge or proxy end of a session's tunnel (pure): sequence numbers, FEC,
 //!   replay, probes, RTT/jitter/loss.
@@ -20,6 +22,7 @@ pub mod edge;
 pub mod endpoint;
 pub mod io;
 pub mod limiter;
+pub mod link_probe;
 pub mod proxy;
 pub mod relay;
 mod sink;
