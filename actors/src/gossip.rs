@@ -5,35 +5,28 @@
 //! Nothing here reads a clock or schedules anything: the actor passes `now` and schedules the
 //! timers [`Gossip::drain`] returns.
 //!
-//! Link figures are the QUIC path figures of the gossip connection to each peer (quinn's
-//! smoothed RTT and packet loss on the control port), sampled every probe interval; jitter is
-//! the RFC 3550 running mean of RTT changes between samples. They measure the control path,
-//! not the data-plane port.
+//! Link figures come from the HealthActor's probes over the data port ([`LinkShare`]): this
+//! driver tells it whom to probe (live members with a published data address and probe key,
+//! at the reach book's address when the operator gave one) and publishes what it measured,
+//! with the address each peer was reached at.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use lightspeed_protocol::SessionKey;
+
 use lightspeed_mesh::Role;
 use lightspeed_mesh::membership::{
     MemberState, Membership, MembershipEvent, NodeId, ScheduledTimer,
 };
-use lightspeed_mesh::quic::{DatagramLinks, NodeDatagram, PathFigures};
-use lightspeed_mesh::topology::{LinkClaim, NodeAttrs, Publisher};
+use lightspeed_mesh::quic::{DatagramLinks, NodeDatagram};
+use lightspeed_mesh::topology::{LinkClaim, LocalProbeInfo, NodeAttrs, ProbeTarget, Publisher};
 use lightspeed_protocol::Micros;
 
+use crate::link_probe::LinkShare;
 use crate::mesh_view::{GossipCounters, MemberRow, MemberStatus, MeshSnapshot};
 use crate::spec::{MeshSpec, PeerSpec, SharedRoles};
-
-/// Previous sample of one peer link.
-#[derive(Debug, Clone, Copy)]
-struct Sample {
-    rtt_us: u32,
-    jitter_us: u32,
-    sent: u64,
-    lost: u64,
-    loss_ppm: u32,
-}
 
 /// One member as this node last heard of it.
 #[derive(Debug, Clone)]
@@ -52,19 +45,23 @@ pub struct Gossip {
     data_addr: SocketAddr,
     publisher: Publisher,
     members: BTreeMap<String, Member>,
-    samples: BTreeMap<String, Sample>,
+    links_share: Arc<LinkShare>,
+    probe_key: Option<SessionKey>,
     counters: GossipCounters,
     left: bool,
 }
 
 impl Gossip {
-    /// A driver for `core`, sending over `links`.
+    /// A driver for `core`, sending over `links`; link figures come from `share`, and
+    /// `probe_key` (published in this node's claim) is what peers seal probes to it with.
     pub fn new(
         core: Membership,
         links: Arc<DatagramLinks>,
         spec: MeshSpec,
         roles: SharedRoles,
         data_addr: SocketAddr,
+        share: Arc<LinkShare>,
+        probe_key: Option<SessionKey>,
     ) -> Gossip {
         let publisher = Publisher::new(spec.publish);
         Gossip {
@@ -75,10 +72,21 @@ impl Gossip {
             data_addr,
             publisher,
             members: BTreeMap::new(),
-            samples: BTreeMap::new(),
+            links_share: share,
+            probe_key,
             counters: GossipCounters::default(),
             left: false,
         }
+    }
+
+    /// Replaces the reach book (config reload); takes effect at the next tick.
+    pub fn set_reach(&mut self, reach: BTreeMap<String, SocketAddr>) {
+        self.spec.reach = reach;
+    }
+
+    /// Where this node sends data for `name`: the reach book's address, else `gossiped`.
+    fn reach(&self, name: &str, gossiped: SocketAddr) -> SocketAddr {
+        self.spec.reach.get(name).copied().unwrap_or(gossiped)
     }
 
     /// The settings in force.
@@ -140,34 +148,50 @@ impl Gossip {
         self.left = true;
     }
 
-    /// Samples the peer links and publishes this node's claim when the publish policy says
-    /// so, or at once when `force` (a role change).
+    /// Tells the prober whom to probe, and publishes this node's claim (with the measured
+    /// links) when the publish policy says so, or at once when `force` (a role change).
     pub fn probe_and_publish(&mut self, now: Micros, force: bool) {
         if self.left {
             return;
         }
-        for (name, figures) in self.links.figures() {
-            self.sample(name, figures);
-        }
         let own = self.core.identity().name().to_owned();
-        let live: Vec<&str> = self
+        let live: Vec<String> = self
             .core
             .members()
             .filter(|(id, _)| id.name() != own)
-            .map(|(id, _)| id.name())
+            .map(|(id, _)| id.name().to_owned())
             .collect();
+        let targets: Vec<ProbeTarget> = self.core.with_topology(|t| {
+            live.iter()
+                .filter_map(|name| {
+                    let node = t.node(name)?;
+                    let data = node.attrs?.data_addr?;
+                    Some(ProbeTarget {
+                        name: name.clone(),
+                        addr: self.reach(name, data),
+                        key: node.probe_key?.clone(),
+                    })
+                })
+                .collect()
+        });
+        self.links_share.set_targets(targets);
+        let mut via = BTreeMap::new();
         let links: Vec<LinkClaim> = self
-            .samples
-            .iter()
-            .filter(|(name, _)| live.contains(&name.as_str()))
-            .map(|(name, s)| LinkClaim {
-                to: name.clone(),
-                rtt_us: s.rtt_us,
-                jitter_us: s.jitter_us,
-                loss_ppm: s.loss_ppm,
-                age_ms: 0,
+            .links_share
+            .measured()
+            .into_iter()
+            .filter(|(l, _)| live.contains(&l.to))
+            .map(|(l, addr)| {
+                via.insert(l.to.clone(), addr);
+                l
             })
             .collect();
+        let info = LocalProbeInfo {
+            key: self.probe_key.clone(),
+            via,
+        };
+        self.core
+            .with_topology_mut(|t| t.set_local_probe_info(info));
         let attrs = self.attrs();
         if force || self.publisher.should_publish(now, &attrs, &links) {
             match self.core.publish(now, attrs.clone(), links.clone()) {
@@ -189,38 +213,6 @@ impl Gossip {
             control_addr: self.core.identity().addr(),
             data_addr: Some(self.data_addr),
         }
-    }
-
-    fn sample(&mut self, name: String, f: PathFigures) {
-        let rtt_us = u32::try_from(f.rtt.as_micros()).unwrap_or(u32::MAX);
-        let next = match self.samples.get(&name) {
-            None => Sample {
-                rtt_us,
-                jitter_us: 0,
-                sent: f.sent_packets,
-                lost: f.lost_packets,
-                loss_ppm: 0,
-            },
-            Some(prev) => {
-                // RFC 3550: J += (|D| - J) / 16.
-                let d = i64::from(rtt_us.abs_diff(prev.rtt_us));
-                let j = i64::from(prev.jitter_us);
-                let jitter_us = u32::try_from(j + (d - j) / 16).unwrap_or(0);
-                let sent = f.sent_packets.saturating_sub(prev.sent);
-                let lost = f.lost_packets.saturating_sub(prev.lost);
-                let loss_ppm = (lost.min(sent) * 1_000_000)
-                    .checked_div(sent)
-                    .map_or(prev.loss_ppm, |ppm| u32::try_from(ppm).unwrap_or(1_000_000));
-                Sample {
-                    rtt_us,
-                    jitter_us,
-                    sent: f.sent_packets,
-                    lost: f.lost_packets,
-                    loss_ppm,
-                }
-            }
-        };
-        self.samples.insert(name, next);
     }
 
     /// Sends what the core produced, updates the member table from its events, and returns
@@ -262,7 +254,6 @@ impl Gossip {
         if state == MemberStatus::Down || state == MemberStatus::Left || restarted {
             // A new life or a dead one: never keep writing into the old connection.
             self.links.forget(&name);
-            self.samples.remove(&name);
         }
         if !(was_alive && state == MemberStatus::Alive && !restarted) {
             tracing::info!(
@@ -296,7 +287,7 @@ impl Gossip {
         Some(PeerSpec {
             name: name.to_owned(),
             control: member.id.addr(),
-            data,
+            data: self.reach(name, data),
             server_name: name.to_owned(),
         })
     }

@@ -1,5 +1,11 @@
 //! HealthActor: reads per-session link figures (RTT, jitter, loss, FEC) from the data plane's
-//! endpoint cores once a second and publishes a snapshot for the admin API and logs.
+//! endpoint cores once a second and publishes a snapshot for the admin API and logs; on mesh
+//! nodes it also probes every known peer over the data port ([`ProbeDriver`]).
+//!
+//! Loop invariant: each probe tick takes new targets, feeds every queued echo to the prober,
+//! then sends every probe due; the tick is a tenth of the probe interval (10–100 ms), which
+//! only delays when a probe leaves, never what it measures (echoes are stamped by the data
+//! loop on arrival).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +16,8 @@ use parking_lot::RwLock;
 use lightspeed_mesh::dataplane::endpoint::EndpointStats;
 use lightspeed_mesh::dataplane::table::{SessionState, SessionTable};
 use lightspeed_protocol::SessionId;
+
+use crate::link_probe::ProbeDriver;
 
 /// One session's figures at one instant.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +62,7 @@ pub struct HealthActor {
     table: Arc<SessionTable>,
     published: HealthSnapshot,
     period: Duration,
+    probes: Option<(ProbeDriver, Duration)>,
 }
 
 impl HealthActor {
@@ -63,7 +72,14 @@ impl HealthActor {
             table,
             published,
             period,
+            probes: None,
         }
+    }
+
+    /// Also probes peer links with `driver`, one probe per peer every `interval`.
+    pub fn with_probes(mut self, driver: ProbeDriver, interval: Duration) -> Self {
+        self.probes = Some((driver, interval));
+        self
     }
 }
 
@@ -71,6 +87,16 @@ impl Actor for HealthActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some((driver, interval)) = &mut self.probes {
+            driver.tick();
+            let tick =
+                (*interval / 10).clamp(Duration::from_millis(10), Duration::from_millis(100));
+            ctx.run_interval(tick, |act, _ctx| {
+                if let Some((driver, _)) = &mut act.probes {
+                    driver.tick();
+                }
+            });
+        }
         ctx.run_interval(self.period, |act, _ctx| {
             let snap = snapshot(&act.table);
             for h in snap.iter().filter(|h| h.role == "edge") {

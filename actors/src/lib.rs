@@ -9,14 +9,15 @@
 //! | [`fec_actor::FecActor`] | [`fec_policy`] |
 //! | [`route::RouteActor`] | [`route::static_path`] |
 //! | [`discovery::DiscoveryActor`] | the configured peer list; `lightspeed_mesh::membership::Membership` via [`gossip::Gossip`] |
-//! | [`health::HealthActor`] | [`health::snapshot`] over the endpoint estimators |
+//! | [`health::HealthActor`] | [`health::snapshot`] over the endpoint estimators; `lightspeed_mesh::topology::LinkProber` via [`link_probe::ProbeDriver`] |
 //!
 //! What it is not: the packet path. Forwarding never goes through a mailbox; actors install
 //! and remove entries of the data plane's session table, which the packet loops read.
 //!
 //! Layout: `spec.rs` (what a node is asked to be), `fec_setting.rs` (the operator's FEC
 //! setting and its syntax), `node.rs` (assembly and shutdown),
-//! `control.rs` (QUIC ↔ actor bridge, client pool), `routing/` (path, failover and adaptive
+//! `control.rs` (QUIC ↔ actor bridge, client pool), `link_probe.rs` (data-port link probing
+//! and what discovery and health share about links), `routing/` (path, failover and adaptive
 //! FEC cores, not yet driven by an actor), one file per actor and per core.
 
 #![forbid(unsafe_code)]
@@ -29,6 +30,7 @@ pub mod fec_policy;
 pub mod fec_setting;
 pub mod gossip;
 pub mod health;
+pub mod link_probe;
 pub mod mesh_view;
 pub mod node;
 pub mod route;

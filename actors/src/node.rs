@@ -16,19 +16,22 @@ use tokio::task::JoinHandle;
 use lightspeed_mesh::Role;
 use lightspeed_mesh::dataplane::Counters;
 use lightspeed_mesh::dataplane::io::DataPlane;
+use lightspeed_mesh::dataplane::link_probe::LinkProbes;
 use lightspeed_mesh::dataplane::table::{Clock, SessionTable};
 use lightspeed_mesh::identity::{Identity, IdentityError, MeshTrust};
 use lightspeed_mesh::membership::{Membership, NodeId, SeedConfig, SeedList};
 use lightspeed_mesh::quic::{
     self, ControlServer, DatagramLinks, LinkSettings, QuicError, TransportSettings,
 };
-use lightspeed_mesh::topology::{EcdsaSigner, MeshKeyring, Topology, TopologyConfig};
+use lightspeed_mesh::topology::{EcdsaSigner, MeshKeyring, ProberConfig, Topology, TopologyConfig};
+use lightspeed_protocol::SessionKey;
 
 use crate::control::{Bridge, ClientPool};
 use crate::discovery::{self, DiscoveryActor, Inbound, Leave, RolesChanged, SeedDialer};
 use crate::fec_actor::FecActor;
 use crate::gossip::Gossip;
 use crate::health::{HealthActor, HealthSnapshot};
+use crate::link_probe::{LinkShare, ProbeDriver};
 use crate::mesh_view::MeshView;
 use crate::route::RouteActor;
 use crate::session::{CloseAll, Event, SessionActor, Stop};
@@ -173,19 +176,37 @@ pub async fn start_with(
         _ => None,
     };
     let (inbound_tx, mut inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+    let share = Arc::new(LinkShare::default());
+    let mut probing = None;
     let (discovery, links) = match (&spec.mesh, &identity, &server) {
         (Some(mesh), Some(id), Some(server)) => {
             let control = discovery::control_advertise(server.local_addr(), advertise);
             let origin = Instant::now();
+            // A fresh key per process: peers learn it from this life's claim.
+            let probes = Arc::new(LinkProbes::new(SessionKey(rand::random()), dp.clock.now()));
+            dp.set_link_probes(Arc::clone(&probes));
+            let gossip_links = GossipLinks {
+                data: advertise,
+                share: Arc::clone(&share),
+                probe_key: probes.key().clone(),
+            };
             let (gossip, dialer, links) = gossip_for(
                 mesh,
                 id,
                 &trust,
                 control,
-                advertise,
+                gossip_links,
                 &roles,
                 inbound_tx.clone(),
             )?;
+            let config = ProberConfig {
+                interval: mesh.probe_interval,
+                ..ProberConfig::default()
+            };
+            probing = Some((
+                ProbeDriver::new(config, probes, Arc::clone(&dp), Arc::clone(&share)),
+                mesh.probe_interval,
+            ));
             let actor =
                 DiscoveryActor::with_gossip(&spec.peers, gossip, dialer, view.clone(), origin);
             (actor.start(), Some(links))
@@ -207,7 +228,12 @@ pub async fn start_with(
     )
     .start();
     let health = HealthSnapshot::default();
-    HealthActor::new(Arc::clone(&table), health.clone(), Duration::from_secs(1)).start();
+    let mut health_actor =
+        HealthActor::new(Arc::clone(&table), health.clone(), Duration::from_secs(1));
+    if let Some((driver, interval)) = probing {
+        health_actor = health_actor.with_probes(driver, interval);
+    }
+    health_actor.start();
 
     let forward = session.clone();
     tasks.push(tokio::spawn(async move {
@@ -325,13 +351,20 @@ impl NodeHandle {
     }
 }
 
+/// What gossip publishes about this node's data plane and links.
+struct GossipLinks {
+    data: SocketAddr,
+    share: Arc<LinkShare>,
+    probe_key: SessionKey,
+}
+
 /// Builds the membership core, its datagram links and the seed dialer.
 fn gossip_for(
     mesh: &MeshSpec,
     id: &Identity,
     trust: &MeshTrust,
     control: SocketAddr,
-    data: SocketAddr,
+    data: GossipLinks,
     roles: &SharedRoles,
     inbound: mpsc::Sender<quic::NodeDatagram>,
 ) -> Result<(Gossip, SeedDialer, Arc<DatagramLinks>), StartError> {
@@ -369,6 +402,14 @@ fn gossip_for(
         config: quic::seed_client_config(id, &transport)?,
         seeds: SeedList::new(SeedConfig::default(), mesh.seeds.clone()),
     };
-    let gossip = Gossip::new(core, Arc::clone(&links), mesh.clone(), roles.clone(), data);
+    let gossip = Gossip::new(
+        core,
+        Arc::clone(&links),
+        mesh.clone(),
+        roles.clone(),
+        data.data,
+        data.share,
+        Some(data.probe_key),
+    );
     Ok((gossip, dialer, links))
 }

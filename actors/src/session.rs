@@ -26,6 +26,7 @@ use lightspeed_mesh::dataplane::edge::{EdgeSession, EdgeTiming};
 use lightspeed_mesh::dataplane::endpoint::Endpoint;
 use lightspeed_mesh::dataplane::io::{DataEvent, DataPlane, bind_udp};
 use lightspeed_mesh::dataplane::limiter::TokenBucket;
+use lightspeed_mesh::dataplane::link_probe::is_link_probe;
 use lightspeed_mesh::dataplane::proxy::ProxySession;
 use lightspeed_mesh::dataplane::relay::RelayState;
 use lightspeed_mesh::quic::{PeerIdentity, PeerInfo};
@@ -173,7 +174,8 @@ impl SessionActor {
         let mut rng = rand::rng();
         loop {
             let id = SessionId(rng.random());
-            if id.0 != 0 && self.dp.table.get(id).is_none() {
+            // The top of the id space belongs to link probes (`link_probe::LINK_PROBE_BASE`).
+            if id.0 != 0 && !is_link_probe(id) && self.dp.table.get(id).is_none() {
                 return id;
             }
         }
@@ -299,6 +301,13 @@ impl SessionActor {
                         id,
                         ErrorCode::BadToken,
                         "relay installs are for mesh nodes only",
+                    ));
+                }
+                if is_link_probe(session) {
+                    return reply(error_reply(
+                        id,
+                        ErrorCode::Malformed,
+                        "session id in the link-probe range",
                     ));
                 }
                 let now = self.dp.clock.now();

@@ -139,9 +139,13 @@ pub struct MeshSpec {
     pub membership: MembershipConfig,
     /// Region label gossiped with this node's attributes.
     pub region: String,
-    /// How often each peer link's figures are sampled (and claims considered for
+    /// How often each peer is probed over the data port (and claims considered for
     /// republication).
     pub probe_interval: Duration,
+    /// The operator's reach book: peer name → the data address this node sends to for it,
+    /// overriding the address the peer gossips (private addresses inside one VPC, a
+    /// per-direction forwarder in the simulator).
+    pub reach: std::collections::BTreeMap<String, SocketAddr>,
     /// When this node republishes its claim.
     pub publish: PublishPolicy,
     /// How often to retry joining while no member is known.
@@ -157,6 +161,7 @@ impl MeshSpec {
             membership,
             region: String::new(),
             probe_interval: Duration::from_secs(1),
+            reach: std::collections::BTreeMap::new(),
             publish: PublishPolicy::default(),
             join_retry: Duration::from_secs(2),
         }
