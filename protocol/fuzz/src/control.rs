@@ -5,7 +5,8 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use arbitrary::{Result, Unstructured};
 use lightspeed_protocol::control::{
     ClientToken, CloseReason, Envelope, ErrorCode, HopSpec, MAX_ERROR_MESSAGE_LEN, MAX_GAME_LEN,
-    MAX_IDLE_TIMEOUT_MS, MAX_NODE_NAME_LEN, MAX_PATH_HOPS, MAX_TOKEN_LEN, Message, TraceContext,
+    MAX_IDLE_TIMEOUT_MS, MAX_NODE_NAME_LEN, MAX_PATH_HOPS, MAX_SYNC_ITEM_LEN, MAX_TOKEN_LEN,
+    Message, SyncItem, TraceContext,
 };
 use lightspeed_protocol::fec::FecScheme;
 use lightspeed_protocol::{SessionId, SessionKey};
@@ -21,9 +22,9 @@ pub fn envelope(u: &mut Unstructured<'_>) -> Result<Envelope> {
     Ok(Envelope::new(request_id, trace, message(u)?))
 }
 
-/// Any of the eleven version-1 messages, valid.
+/// Any of the thirteen version-1 messages, valid.
 pub fn message(u: &mut Unstructured<'_>) -> Result<Message> {
-    Ok(match u.choose_index(11)? {
+    Ok(match u.choose_index(13)? {
         0 => Message::SessionRequest {
             token: ClientToken(visible(u, MAX_TOKEN_LEN)?),
             target: addr(u)?,
@@ -76,6 +77,13 @@ pub fn message(u: &mut Unstructured<'_>) -> Result<Message> {
         9 => Message::Pong {
             nonce: u.arbitrary()?,
         },
+        10 => Message::TopologySync {
+            from: u.arbitrary()?,
+        },
+        11 => Message::TopologyItems {
+            items: sync_items(u)?,
+            next: u.arbitrary()?,
+        },
         _ => Message::Error {
             code: *u.choose(&[
                 ErrorCode::BadToken,
@@ -90,6 +98,17 @@ pub fn message(u: &mut Unstructured<'_>) -> Result<Message> {
             message: text(u, MAX_ERROR_MESSAGE_LEN)?,
         },
     })
+}
+
+/// A page of 0..=8 sync items of 1..=1024 bytes (within the page's byte budget).
+fn sync_items(u: &mut Unstructured<'_>) -> Result<Vec<SyncItem>> {
+    let n = u.int_in_range(0..=8)?;
+    (0..n)
+        .map(|_| {
+            let len = u.int_in_range(1..=MAX_SYNC_ITEM_LEN)?;
+            Ok(SyncItem(u.bytes(len)?.to_vec()))
+        })
+        .collect()
 }
 
 /// A trace context with non-zero ids and, sometimes, a well-formed `tracestate`.

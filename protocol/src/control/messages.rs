@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use super::error::ControlError;
+use super::sync::{SyncItem, de_items, validate_page};
 use crate::fec::FecScheme;
 use crate::ids::{SessionId, SessionKey};
 
@@ -185,6 +186,22 @@ pub enum Message {
         /// Why, for humans (at most [`MAX_ERROR_MESSAGE_LEN`] bytes).
         message: String,
     },
+    /// Mesh node → mesh node (mutual TLS only): send your topology items (certificates,
+    /// signed claim parts) from index `from` on. Answered by [`Message::TopologyItems`].
+    TopologySync {
+        /// Index of the first item wanted (0 for the first page).
+        from: u32,
+    },
+    /// Answer to [`Message::TopologySync`]: one page of items, each checked by the receiver
+    /// as if gossiped.
+    TopologyItems {
+        /// The items (at most [`super::MAX_SYNC_PAGE_ITEMS`], [`super::MAX_SYNC_PAGE_BYTES`]
+        /// in all).
+        #[serde(deserialize_with = "de_items")]
+        items: Vec<SyncItem>,
+        /// The `from` of the next page; `None` after the last.
+        next: Option<u32>,
+    },
 }
 
 impl Message {
@@ -245,6 +262,8 @@ impl Message {
             Message::Error { message, .. } => {
                 max_len("Error.message", message.len(), MAX_ERROR_MESSAGE_LEN)
             }
+            Message::TopologySync { .. } => Ok(()),
+            Message::TopologyItems { items, .. } => validate_page(items),
         }
     }
 }

@@ -51,6 +51,8 @@
 //! Message      = 0: SessionRequest  1: SessionGrant  2: SessionBind  3: SessionClose
 //!                4: RelayInstall    5: FecUpdate     6: RouteUpdate  7: Ack
 //!                8: Ping            9: Pong         10: Error
+//!               11: TopologySync   12: TopologyItems
+//! SyncItem     = varint length, then that many bytes (<= 1024; a page <= 64 items, 12 KiB)
 //! ```
 //!
 //! Encoders write minimal varints. Decoders also accept non-minimal ones (postcard does), so
@@ -74,6 +76,7 @@
 //! | `FecUpdate` either way        | `Ack`          | `Error`       |
 //! | `RouteUpdate` edge → proxy    | `Ack`          | `Error`       |
 //! | `Ping` either way             | `Pong` (same nonce) | —        |
+//! | `TopologySync` node → node    | `TopologyItems` | `Error` (not a mesh node, no mesh) |
 //!
 //! # Decoding is validation
 //!
@@ -89,11 +92,13 @@
 //! - `messages.rs`: [`Message`] and the types it carries, their limits and validation.
 //! - `envelope.rs`: [`Envelope`], [`encode_frame`], [`decode_frame`].
 //! - `reader.rs`: [`FrameReader`], a bounded incremental reader for a byte stream.
+//! - `sync.rs`: [`SyncItem`] and the page limits of a topology sync.
 
 mod envelope;
 mod error;
 mod messages;
 mod reader;
+mod sync;
 mod trace;
 
 pub use envelope::{
@@ -105,4 +110,5 @@ pub use messages::{
     MAX_IDLE_TIMEOUT_MS, MAX_NODE_NAME_LEN, MAX_PATH_HOPS, MAX_TOKEN_LEN, Message,
 };
 pub use reader::FrameReader;
+pub use sync::{MAX_SYNC_ITEM_LEN, MAX_SYNC_PAGE_BYTES, MAX_SYNC_PAGE_ITEMS, SyncItem};
 pub use trace::{MAX_TRACESTATE_LEN, MAX_TRACESTATE_MEMBERS, TraceContext, TraceError};
