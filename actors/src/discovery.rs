@@ -12,6 +12,7 @@ use actix::prelude::*;
 use lightspeed_mesh::membership::{NodeId, ScheduledTimer, SeedList, SeedResolver};
 use lightspeed_mesh::quic::{ClientConfig, Endpoint, NodeDatagram, learn_seed_name};
 use lightspeed_protocol::Micros;
+use lightspeed_protocol::control::SyncItem;
 
 use crate::gossip::Gossip;
 use crate::mesh_view::MeshView;
@@ -90,13 +91,46 @@ impl DiscoveryActor {
     /// Sends the core's output and schedules its timers.
     fn pump(&mut self, ctx: &mut Context<Self>) {
         let now = self.now();
-        let Some((gossip, _)) = &mut self.gossip else {
+        let Some((gossip, dialer)) = &mut self.gossip else {
             return;
         };
         for timer in gossip.drain() {
             let delay = timer.at.saturating_since(now);
             ctx.run_later(delay, move |act, ctx| act.fire(timer, ctx));
         }
+        let endpoint = dialer.endpoint.clone();
+        for from in gossip.take_sync_requests() {
+            self.start_sync(from, endpoint.clone(), ctx);
+        }
+    }
+
+    /// Pulls a full topology sync from `from` and applies it.
+    fn start_sync(&mut self, from: NodeId, endpoint: Endpoint, ctx: &mut Context<Self>) {
+        let started = Instant::now();
+        let (addr, name) = (from.addr(), from.name().to_owned());
+        let pull = async move { crate::topology_sync::pull(endpoint, addr, &name).await };
+        ctx.spawn(pull.into_actor(self).map(move |result, act, ctx| {
+            let now = act.now();
+            match (result, &mut act.gossip) {
+                (Ok(items), Some((gossip, _))) => {
+                    let (before, after) = gossip.apply_sync(now, &items);
+                    tracing::info!(
+                        from = %from.name(),
+                        items = items.len(),
+                        nodes_before = before,
+                        nodes_after = after,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "topology synced"
+                    );
+                }
+                (Err(e), _) => {
+                    tracing::warn!(from = %from.name(), error = %e, "topology sync failed")
+                }
+                _ => {}
+            }
+            act.pump(ctx);
+            act.refresh_view();
+        }));
     }
 
     fn fire(&mut self, timer: ScheduledTimer, ctx: &mut Context<Self>) {
@@ -253,6 +287,22 @@ impl Handler<Leave> for DiscoveryActor {
         self.pump(ctx);
         self.refresh_view();
         Box::pin(actix::clock::sleep(LEAVE_LINGER).into_actor(self))
+    }
+}
+
+/// One page of this node's topology items for a syncing member (`None` without gossip).
+#[derive(Debug, Message)]
+#[rtype(result = "Option<(Vec<SyncItem>, Option<u32>)>")]
+pub struct SyncPage {
+    /// Index of the first item.
+    pub from: u32,
+}
+
+impl Handler<SyncPage> for DiscoveryActor {
+    type Result = Option<(Vec<SyncItem>, Option<u32>)>;
+    fn handle(&mut self, msg: SyncPage, _ctx: &mut Context<Self>) -> Self::Result {
+        let (gossip, _) = self.gossip.as_ref()?;
+        Some(crate::topology_sync::page(&gossip.sync_items(), msg.from))
     }
 }
 

@@ -47,6 +47,7 @@ pub struct Gossip {
     members: BTreeMap<String, Member>,
     links_share: Arc<LinkShare>,
     probe_key: Option<SessionKey>,
+    sync_requests: Vec<NodeId>,
     counters: GossipCounters,
     left: bool,
 }
@@ -74,6 +75,7 @@ impl Gossip {
             members: BTreeMap::new(),
             links_share: share,
             probe_key,
+            sync_requests: Vec::new(),
             counters: GossipCounters::default(),
             left: false,
         }
@@ -225,8 +227,12 @@ impl Gossip {
                 self.counters.send_dropped += 1;
             }
         }
-        // Full-state sync over a stream is not wired; periodic claim refreshes fill the gap.
-        while self.core.poll_sync_request().is_some() {}
+        // At most a few (on becoming active, on stuck claims); the actor pulls each.
+        while let Some(from) = self.core.poll_sync_request() {
+            if self.sync_requests.len() < 4 && !self.sync_requests.contains(&from) {
+                self.sync_requests.push(from);
+            }
+        }
         while let Some(event) = self.core.poll_event() {
             self.apply(event);
         }
@@ -273,6 +279,26 @@ impl Gossip {
                 incarnation,
             },
         );
+    }
+
+    /// Members to pull a full topology sync from (see [`crate::topology_sync`]).
+    pub fn take_sync_requests(&mut self) -> Vec<NodeId> {
+        std::mem::take(&mut self.sync_requests)
+    }
+
+    /// Every item a member pulling a sync needs (certificates, then claim parts).
+    pub fn sync_items(&self) -> Vec<Vec<u8>> {
+        self.core.sync_items()
+    }
+
+    /// Applies the items of a sync; returns how many claim parts it held before and after.
+    pub fn apply_sync(&mut self, now: Micros, items: &[Vec<u8>]) -> (usize, usize) {
+        let count = |g: &Gossip| g.core.with_topology(|t| t.nodes().count());
+        let before = count(self);
+        for item in items {
+            self.core.apply_sync_item(now, item);
+        }
+        (before, count(self))
     }
 
     /// A membership-discovered peer's addresses, when it is alive and has published them.

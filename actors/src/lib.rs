@@ -17,7 +17,8 @@
 //! Layout: `spec.rs` (what a node is asked to be), `fec_setting.rs` (the operator's FEC
 //! setting and its syntax), `node.rs` (assembly and shutdown),
 //! `control.rs` (QUIC ↔ actor bridge, client pool), `link_probe.rs` (data-port link probing
-//! and what discovery and health share about links), `routing/` (path, failover and adaptive
+//! and what discovery and health share about links), `topology_sync.rs` (full topology sync
+//! over the control plane), `routing/` (path, failover and adaptive
 //! FEC cores, not yet driven by an actor), one file per actor and per core.
 
 #![forbid(unsafe_code)]
@@ -37,3 +38,4 @@ pub mod route;
 pub mod routing;
 pub mod session;
 pub mod spec;
+pub mod topology_sync;

@@ -320,6 +320,23 @@ impl SessionActor {
                     Err(e) => error_reply(id, ErrorCode::SessionLimit, e.to_string()),
                 })
             }
+            Message::TopologySync { from } => {
+                if !matches!(peer.identity, PeerIdentity::Node(_)) {
+                    return reply(error_reply(
+                        id,
+                        ErrorCode::BadToken,
+                        "topology sync is for mesh nodes only",
+                    ));
+                }
+                let page = self.discovery.send(crate::discovery::SyncPage { from });
+                Box::pin(page.into_actor(self).map(move |answer, _, _| match answer {
+                    Ok(Some((items, next))) => {
+                        Envelope::new(id, None, Message::TopologyItems { items, next })
+                    }
+                    Ok(None) => error_reply(id, ErrorCode::Malformed, "this node has no mesh"),
+                    Err(_) => error_reply(id, ErrorCode::Internal, "node shutting down"),
+                }))
+            }
             _ => reply(error_reply(
                 id,
                 ErrorCode::Malformed,

@@ -196,6 +196,8 @@ pub struct TopologyLink {
     pub age_ms: u64,
     /// Older than the staleness bound.
     pub stale: bool,
+    /// The data-plane address `from` probes and sends to for `to`.
+    pub via: Option<SocketAddr>,
 }
 
 /// `GET /api/topology` body.
@@ -228,13 +230,14 @@ async fn topology(State(state): State<AdminState>) -> axum::Json<TopologyBody> {
                     loss: f64::from(l.loss_ppm) / 1e6,
                     age_ms: l.age_ms,
                     stale: l.stale,
+                    via: l.via,
                 })
                 .collect();
             (t.nodes.clone(), links)
         });
     axum::Json(TopologyBody {
         enabled: snap.enabled,
-        measured: "QUIC path RTT/loss of the gossip connection (control port)",
+        measured: "authenticated probes over the data port (RTT, RFC 3550 jitter, loss over the last 100 probes)",
         nodes,
         links,
     })
