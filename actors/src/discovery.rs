@@ -4,12 +4,14 @@
 //! [`LookupPeer`] answers from static peers first, then from live members that have published
 //! their addresses, so a proxy can install relays that only membership knows.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use lightspeed_mesh::membership::{NodeId, ScheduledTimer, SeedList, SeedResolver};
+use lightspeed_mesh::membership::{
+    NodeId, ScheduledTimer, SeedConfig, SeedEntry, SeedList, SeedResolver,
+};
 use lightspeed_mesh::quic::{ClientConfig, Endpoint, NodeDatagram, learn_seed_name};
 use lightspeed_protocol::Micros;
 use lightspeed_protocol::control::SyncItem;
@@ -267,6 +269,32 @@ pub struct RolesChanged;
 impl Handler<RolesChanged> for DiscoveryActor {
     type Result = ();
     fn handle(&mut self, _msg: RolesChanged, ctx: &mut Context<Self>) {
+        self.tick(true, ctx);
+    }
+}
+
+/// New static peers, seeds and reach book (a config reload). Sessions are untouched; the
+/// next lookups, join attempts and probes use the new values, and the claim is republished
+/// at once (its `via` addresses may have changed).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Reload {
+    /// `[[peers]]`.
+    pub peers: Vec<PeerSpec>,
+    /// `[mesh] seeds` (ignored without gossip).
+    pub seeds: Vec<SeedEntry>,
+    /// `[[mesh.reach]]`.
+    pub reach: BTreeMap<String, SocketAddr>,
+}
+
+impl Handler<Reload> for DiscoveryActor {
+    type Result = ();
+    fn handle(&mut self, msg: Reload, ctx: &mut Context<Self>) {
+        self.peers = msg.peers.into_iter().map(|p| (p.name.clone(), p)).collect();
+        if let Some((gossip, dialer)) = &mut self.gossip {
+            gossip.set_reach(msg.reach);
+            dialer.seeds = SeedList::new(SeedConfig::default(), msg.seeds);
+        }
         self.tick(true, ctx);
     }
 }

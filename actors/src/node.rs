@@ -27,7 +27,7 @@ use lightspeed_mesh::topology::{EcdsaSigner, MeshKeyring, ProberConfig, Topology
 use lightspeed_protocol::SessionKey;
 
 use crate::control::{Bridge, ClientPool};
-use crate::discovery::{self, DiscoveryActor, Inbound, Leave, RolesChanged, SeedDialer};
+use crate::discovery::{self, DiscoveryActor, Inbound, Leave, Reload, RolesChanged, SeedDialer};
 use crate::fec_actor::FecActor;
 use crate::gossip::Gossip;
 use crate::health::{HealthActor, HealthSnapshot};
@@ -213,7 +213,7 @@ pub async fn start_with(
         }
         _ => (DiscoveryActor::new(&spec.peers).start(), None),
     };
-    let route = RouteActor::new(Arc::clone(&spec)).start();
+    let route = RouteActor::with_discovery(Arc::clone(&spec), discovery.clone()).start();
     let fec = FecActor::new(fec_setting, fec_deadline).start();
     let pool = Arc::new(ClientPool::new(identity.clone(), trust));
     let session = SessionActor::new(
@@ -312,6 +312,21 @@ impl NodeHandle {
     pub fn set_roles(&self, roles: Vec<Role>) {
         *self.roles.write() = roles;
         self.discovery.do_send(RolesChanged);
+    }
+
+    /// Applies new static peers, mesh seeds and reach book (a config reload) without touching
+    /// sessions.
+    pub fn reload_peers(
+        &self,
+        peers: Vec<crate::spec::PeerSpec>,
+        seeds: Vec<lightspeed_mesh::membership::SeedEntry>,
+        reach: std::collections::BTreeMap<String, SocketAddr>,
+    ) {
+        self.discovery.do_send(Reload {
+            peers,
+            seeds,
+            reach,
+        });
     }
 
     /// Leaves the mesh gracefully, closes every session cleanly, stops the control server, the

@@ -1,8 +1,13 @@
 //! Route selection. For now a static path from configuration (direct to the proxy, or through
 //! up to two relays); the routing work replaces the pure core behind the same messages.
+//!
+//! Hop names resolve through the DiscoveryActor at session set-up: static `[[peers]]` first,
+//! then live mesh members with a published data address (at the reach book's address when
+//! the operator gave one), so an edge may name a relay it knows only through membership.
 
 use actix::prelude::*;
 
+use crate::discovery::{DiscoveryActor, LookupPeer};
 use crate::spec::{NodeSpec, PeerSpec};
 
 /// A path from this edge to a proxy.
@@ -22,7 +27,7 @@ pub enum RouteError {
     #[error("node has no edge configuration")]
     NotAnEdge,
     /// A configured hop names no known peer.
-    #[error("unknown peer '{0}'")]
+    #[error("unknown peer '{0}': not in [[peers]] and not a live mesh member with a data address")]
     UnknownPeer(String),
 }
 
@@ -67,13 +72,53 @@ pub fn relay_chain(
 #[derive(Debug)]
 pub struct RouteActor {
     spec: std::sync::Arc<NodeSpec>,
+    discovery: Option<Addr<DiscoveryActor>>,
 }
 
 impl RouteActor {
-    /// A route actor over the node's configuration.
+    /// A route actor over the node's configuration and static peers only.
     pub fn new(spec: std::sync::Arc<NodeSpec>) -> RouteActor {
-        RouteActor { spec }
+        RouteActor {
+            spec,
+            discovery: None,
+        }
     }
+
+    /// A route actor resolving hop names through `discovery`.
+    pub fn with_discovery(
+        spec: std::sync::Arc<NodeSpec>,
+        discovery: Addr<DiscoveryActor>,
+    ) -> RouteActor {
+        RouteActor {
+            spec,
+            discovery: Some(discovery),
+        }
+    }
+}
+
+/// The configured path with every name resolved by `discovery`.
+async fn resolved_path(
+    spec: std::sync::Arc<NodeSpec>,
+    discovery: Addr<DiscoveryActor>,
+) -> Result<Path, RouteError> {
+    let edge = spec.edge.as_ref().ok_or(RouteError::NotAnEdge)?;
+    let find = |name: String| {
+        let discovery = discovery.clone();
+        async move {
+            discovery
+                .send(LookupPeer(name.clone()))
+                .await
+                .ok()
+                .flatten()
+                .ok_or(RouteError::UnknownPeer(name))
+        }
+    };
+    let proxy = find(edge.proxy.clone()).await?;
+    let mut relays = Vec::with_capacity(edge.via.len());
+    for name in &edge.via {
+        relays.push(find(name.clone()).await?);
+    }
+    Ok(Path { proxy, relays })
 }
 
 impl Actor for RouteActor {
@@ -89,9 +134,12 @@ pub struct PathFor {
 }
 
 impl Handler<PathFor> for RouteActor {
-    type Result = Result<Path, RouteError>;
+    type Result = ResponseFuture<Result<Path, RouteError>>;
     fn handle(&mut self, _msg: PathFor, _ctx: &mut Context<Self>) -> Self::Result {
-        static_path(&self.spec)
+        match &self.discovery {
+            Some(d) => Box::pin(resolved_path(std::sync::Arc::clone(&self.spec), d.clone())),
+            None => Box::pin(std::future::ready(static_path(&self.spec))),
+        }
     }
 }
 

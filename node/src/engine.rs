@@ -23,6 +23,7 @@ use lightspeed_mesh::membership::{MembershipConfig, SeedEntry};
 
 use crate::admin::{AdminState, RoleRequest};
 use crate::config::{Config, MeshPreset, MeshSection};
+use crate::reload::{ConfigSource, reload};
 use crate::shutdown::Shutdown;
 
 /// How often the admin session gauge is refreshed.
@@ -100,7 +101,7 @@ pub fn spec_from_config(config: &Config) -> anyhow::Result<NodeSpec> {
 }
 
 /// The runtime form of `[mesh]`.
-fn mesh_spec(mesh: &MeshSection) -> anyhow::Result<MeshSpec> {
+pub(crate) fn mesh_spec(mesh: &MeshSection) -> anyhow::Result<MeshSpec> {
     let seeds = mesh
         .seeds
         .iter()
@@ -127,13 +128,26 @@ fn mesh_spec(mesh: &MeshSection) -> anyhow::Result<MeshSpec> {
     }
     let mut spec = MeshSpec::new(seeds, membership);
     spec.probe_interval = mesh.probe_interval;
+    spec.reach = mesh
+        .reach
+        .iter()
+        .map(|r| (r.peer.clone(), r.data_addr))
+        .collect();
     spec.publish.refresh = mesh.refresh;
     spec.publish.min_interval = spec.publish.min_interval.min(mesh.refresh);
     Ok(spec)
 }
 
-/// Runs the node until `shutdown` is requested. An error ends the process with exit code 1.
-pub async fn run(config: Config, admin: AdminState, mut shutdown: Shutdown) -> anyhow::Result<()> {
+/// Runs the node until `shutdown` is requested, re-reading `source` on every message of
+/// `reloads` (SIGHUP). An error ends the process with exit code 1.
+pub async fn run(
+    config: Config,
+    admin: AdminState,
+    mut shutdown: Shutdown,
+    source: ConfigSource,
+    mut reloads: tokio::sync::mpsc::Receiver<()>,
+) -> anyhow::Result<()> {
+    let mut running = config.clone();
     let mut spec = spec_from_config(&config)?;
     if let Some(mesh) = &mut spec.mesh {
         mesh.region = config.node.region.clone().unwrap_or_default();
@@ -153,6 +167,11 @@ pub async fn run(config: Config, admin: AdminState, mut shutdown: Shutdown) -> a
             Some(request) = recv(&mut role_requests) => {
                 let result = change_roles(&node, &admin, request.roles);
                 let _ = request.reply.send(result);
+            }
+            Some(()) = reloads.recv() => {
+                if let Ok(new) = reload(&node, &admin, &running, &source) {
+                    running = new;
+                }
             }
         }
     }
@@ -176,6 +195,17 @@ fn change_roles(
 ) -> Result<Vec<Role>, String> {
     roles.sort();
     roles.dedup();
+    check_roles(node, admin, &roles)?;
+    apply_roles(node, admin, roles.clone());
+    Ok(roles)
+}
+
+/// Why `roles` cannot be taken at runtime, if they cannot.
+pub(crate) fn check_roles(
+    node: &NodeHandle,
+    admin: &AdminState,
+    roles: &[Role],
+) -> Result<(), String> {
     let had_edge = admin.roles().contains(&Role::Edge);
     if roles.contains(&Role::Edge) != had_edge {
         return Err("the edge role cannot be added or removed at runtime (it needs redirect sockets); restart with --role".into());
@@ -184,8 +214,12 @@ fn change_roles(
     {
         return Err("proxy and relay need the QUIC control server, which this node did not start (no certificate, or no [mesh] section and no proxy/relay role at start)".into());
     }
+    Ok(())
+}
+
+/// Takes `roles` (checked with [`check_roles`]): admission and gossip follow at once.
+pub(crate) fn apply_roles(node: &NodeHandle, admin: &AdminState, roles: Vec<Role>) {
     node.set_roles(roles.clone());
     admin.set_roles(roles.clone());
     tracing::info!(roles = ?roles, "roles changed");
-    Ok(roles)
 }

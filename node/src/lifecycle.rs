@@ -3,7 +3,7 @@
 //! Order matters: signal handlers are installed first (so SIGTERM during startup is a clean
 //! stop, not a kill), then the admin port is bound (a busy port fails before the engine
 //! starts), then the engine runs until SIGINT/SIGTERM, after which it gets [`ENGINE_GRACE`] to
-//! stop.
+//! stop. SIGHUP asks the engine to reload the config file ([`crate::reload`]).
 
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use crate::admin::{self, AdminState};
 use crate::config::Config;
 use crate::engine;
+use crate::reload::ConfigSource;
 use crate::shutdown;
 
 /// How long the engine may take to stop after a shutdown request: long enough to send session
@@ -27,13 +28,13 @@ const ADMIN_GRACE: Duration = Duration::from_secs(1);
 /// Builds the node's actix `System` on a multi-thread tokio runtime and runs the node on it
 /// until a signal. Actors live on the system arbiter; packet loops are tokio tasks on the
 /// runtime's worker threads.
-pub fn run(config: Config) -> anyhow::Result<()> {
+pub fn run(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("lightspeed")
         .build()
         .context("cannot start the tokio runtime")?;
-    actix_rt::System::with_tokio_rt(move || runtime).block_on(serve(config))
+    actix_rt::System::with_tokio_rt(move || runtime).block_on(serve(config, source))
 }
 
 async fn flatten(task: JoinHandle<anyhow::Result<()>>, what: &str) -> anyhow::Result<()> {
@@ -42,10 +43,19 @@ async fn flatten(task: JoinHandle<anyhow::Result<()>>, what: &str) -> anyhow::Re
 }
 
 /// Runs the node on the current runtime until SIGINT or SIGTERM (or until the engine or the
-/// admin server stops on its own), then shuts down.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+/// admin server stops on its own), then shuts down; SIGHUP reloads `source`.
+pub async fn serve(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     let mut sigint = signal(SignalKind::interrupt()).context("cannot install SIGINT handler")?;
     let mut sigterm = signal(SignalKind::terminate()).context("cannot install SIGTERM handler")?;
+    let mut sighup = signal(SignalKind::hangup()).context("cannot install SIGHUP handler")?;
+    // One pending reload is enough: a second SIGHUP while one waits reads the same file.
+    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        while sighup.recv().await.is_some() {
+            tracing::info!(signal = "SIGHUP", "reloading the config");
+            let _ = reload_tx.try_send(());
+        }
+    });
 
     let state = AdminState::new(config.node.name.clone(), config.node.roles.clone());
     let listener = admin::bind(config.node.admin_listen).await?;
@@ -70,7 +80,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let mut admin_task = tokio::spawn(admin::serve(listener, state.clone(), trigger.subscribe()));
     tracing::info!(addr = %admin_addr, "admin HTTP listening");
     // On the system arbiter: the engine starts actors, which need the actix System.
-    let mut engine_task = actix_rt::spawn(engine::run(config, state, engine_shutdown));
+    let mut engine_task = actix_rt::spawn(engine::run(
+        config,
+        state,
+        engine_shutdown,
+        source,
+        reload_rx,
+    ));
 
     let early = tokio::select! {
         _ = sigint.recv() => { tracing::info!(signal = "SIGINT", "shutting down"); None }

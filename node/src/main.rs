@@ -19,6 +19,7 @@
 //! - `config/`: the TOML schema, defaults, validation, CIDRs, the proxy destination policy.
 //! - `telemetry.rs`: tracing subscriber (human or JSON, `RUST_LOG`).
 //! - `lifecycle.rs`: runtime, admin server, engine, signals, 5 s shutdown grace.
+//! - `reload.rs`: SIGHUP config reload (roles, peers, seeds, reach book).
 //! - `admin.rs`, `metrics.rs`: the admin routes and the OpenMetrics exporter.
 //! - `shutdown.rs`: the shutdown signal handed to every task.
 //! - `engine.rs`: the node engine's entry point; `demo.rs`: the demo's.
@@ -61,7 +62,11 @@ fn main() -> ExitCode {
         eprintln!("error: {e:#}");
         return ExitCode::FAILURE;
     }
-    match lifecycle::run(config) {
+    let source = lightspeed_node::reload::ConfigSource {
+        path: cli.config.clone(),
+        overrides: cli.overrides(),
+    };
+    match lifecycle::run(config, source) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");

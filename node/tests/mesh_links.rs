@@ -202,3 +202,103 @@ fn a_late_joiner_pulls_the_full_topology_at_once() {
         m.nodes.iter().all(|n| full_mesh(n, &all))
     });
 }
+
+fn roles_of(node: &Node, name: &str) -> Vec<String> {
+    let (_, _, body) = http_get(node.admin, "/api/members");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["members"]
+        .as_array()
+        .and_then(|ms| ms.iter().find(|m| m["name"] == name))
+        .and_then(|m| m["roles"].as_array())
+        .map(|rs| {
+            rs.iter()
+                .filter_map(|r| r.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn via(node: &Node, from: &str, to: &str) -> Option<SocketAddr> {
+    links(node)
+        .into_iter()
+        .find(|l| l.0 == from && l.1 == to)
+        .and_then(|l| l.3)
+}
+
+#[test]
+fn sighup_reloads_roles_and_the_reach_book_and_refuses_a_bad_file() {
+    let mut m = mesh("links-reload", &["h1", "h2"], 20, "30s");
+    let h1_ip = ip(20);
+    wait_until("h2 sees h1 as a relay", Duration::from_secs(20), || {
+        roles_of(&m.nodes[1], "h1") == ["relay"]
+    });
+    let h2_data = m.nodes[1].data;
+    wait_until(
+        "h1 -> h2 measured at h2's socket",
+        Duration::from_secs(20),
+        || via(&m.nodes[1], "h1", "h2") == Some(h2_data),
+    );
+
+    // The new file: proxy role added, h2 reached through a forwarder (a "private address").
+    let forwarder = support::udp::Forwarder::start(h2_data, 0.0, 7);
+    let reach = format!(
+        "[[mesh.reach]]\npeer = \"h2\"\ndata_addr = \"{}\"\n",
+        forwarder.addr
+    );
+    // h1 is the first node: it has no seeds.
+    let new = relay_toml(
+        "h1",
+        &h1_ip,
+        "\"relay\", \"proxy\"",
+        &mesh_section(&[], "30s", &reach),
+    );
+    m.dir.file("h1.toml", &new);
+    let hup = Instant::now();
+    m.nodes[0].proc.signal("HUP");
+    wait_until(
+        "h2 sees h1 as relay and proxy",
+        Duration::from_secs(5),
+        || roles_of(&m.nodes[1], "h1") == ["relay", "proxy"],
+    );
+    let roles_seen = hup.elapsed();
+    wait_until(
+        "h1's link to h2 measured through the reach address",
+        Duration::from_secs(10),
+        || via(&m.nodes[1], "h1", "h2") == Some(forwarder.addr),
+    );
+    let reach_seen = hup.elapsed();
+    let probes = forwarder.captured();
+    assert!(!probes.is_empty());
+    assert!(
+        probes.iter().all(|p| p.len() == 34),
+        "only link probes pass the forwarder"
+    );
+    assert_eq!(
+        m.nodes[0].health()["roles"],
+        serde_json::json!(["relay", "proxy"])
+    );
+    eprintln!(
+        "SIGHUP: new roles at the peer after {roles_seen:?}, reach address in use after {reach_seen:?}"
+    );
+
+    // A bad file is refused, naming the field, and the running config stays.
+    let bad = new.replace(&forwarder.addr.to_string(), "127.0.0.1:0");
+    m.dir
+        .file("h1.toml", &bad.replace("\"relay\", \"proxy\"", "\"relay\""));
+    m.nodes[0].proc.signal("HUP");
+    let refused = m.nodes[0]
+        .proc
+        .wait_for_log("config reload refused; the running config stays", |_| true);
+    assert!(
+        refused["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("mesh.reach[0].data_addr")),
+        "{refused}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        m.nodes[0].health()["roles"],
+        serde_json::json!(["relay", "proxy"])
+    );
+    assert_eq!(roles_of(&m.nodes[1], "h1"), ["relay", "proxy"]);
+}

@@ -8,6 +8,7 @@
 //! in `docs/configuration.md`.
 //!
 //! Layout: `sections.rs` (the structs and defaults), `validate.rs` (semantic checks),
+//! `validate_mesh.rs` (the `[mesh]` checks),
 //! `toml_path.rs` (maps a TOML error's position to a key path). IP
 //! prefixes and the destination policy are `lightspeed_mesh::policy`'s, the same code the
 //! data plane enforces.
@@ -15,6 +16,7 @@
 mod sections;
 mod toml_path;
 mod validate;
+mod validate_mesh;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -27,7 +29,7 @@ pub use lightspeed_actors::fec_setting::{FecSetting, FecSettingError};
 pub use lightspeed_mesh::policy::{Cidr, CidrError};
 pub use sections::{
     EdgeSection, LimitsSection, LogFormat, MeshPreset, MeshSection, NodeSection, Peer,
-    ProxySection, Redirect, TlsSection, Token,
+    ProxySection, Reach, Redirect, TlsSection, Token,
 };
 
 /// A whole node configuration. Every section is optional in the file and defaults as
@@ -221,5 +223,7 @@ pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config, LoadEr
     Ok(config)
 }
 
+#[cfg(test)]
+mod mesh_tests;
 #[cfg(test)]
 mod tests;

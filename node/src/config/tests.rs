@@ -45,7 +45,7 @@ server_name = "lax.mesh.example"
 
 /// A real mesh identity (CA certificate, node certificate and key, as `mesh issue` writes
 /// them) in a scratch directory that is removed on drop.
-struct TlsFiles {
+pub(super) struct TlsFiles {
     dir: PathBuf,
 }
 
@@ -84,7 +84,7 @@ impl Drop for TlsFiles {
 }
 
 /// The valid all-roles config with real TLS files; keep the files alive while validating.
-fn base() -> (Config, TlsFiles) {
+pub(super) fn base() -> (Config, TlsFiles) {
     let mut c = Config::from_toml(ALL_ROLES).unwrap();
     let tls = TlsFiles::new();
     tls.apply(&mut c);
@@ -92,7 +92,7 @@ fn base() -> (Config, TlsFiles) {
 }
 
 /// Applies `change` to the valid base config and returns the field validation names.
-fn field_after(change: impl FnOnce(&mut Config)) -> String {
+pub(super) fn field_after(change: impl FnOnce(&mut Config)) -> String {
     let (mut c, _tls) = base();
     change(&mut c);
     c.validate().expect_err("expected a validation error").field
@@ -378,7 +378,10 @@ fn unknown_via_peer_message_names_field_and_peer() {
     let (mut c, _tls) = base();
     c.edge.via = vec!["sgp".into(), "fra".into()];
     let err = c.validate().unwrap_err();
-    assert_eq!(err.to_string(), "edge.via[1]: unknown peer 'fra'");
+    assert_eq!(
+        err.to_string(),
+        "edge.via[1]: unknown peer 'fra' (not in [[peers]], and no [mesh] to find it in)"
+    );
 }
 
 #[test]

@@ -10,9 +10,9 @@ use lightspeed_mesh::Role;
 use super::sections::{EdgeSection, LimitsSection, NodeSection, Peer, ProxySection, Token};
 use super::{Config, ConfigError};
 
-type Check = Result<(), ConfigError>;
+pub(super) type Check = Result<(), ConfigError>;
 
-fn fail(field: impl Into<String>, problem: impl Into<String>) -> Check {
+pub(super) fn fail(field: impl Into<String>, problem: impl Into<String>) -> Check {
     Err(ConfigError {
         field: field.into(),
         problem: problem.into(),
@@ -26,12 +26,13 @@ pub(super) fn validate(config: &Config) -> Check {
     limits(&config.limits)?;
     peers(config)?;
     proxy(&config.proxy, config.node.roles.contains(&Role::Proxy))?;
-    edge(config)
+    edge(config)?;
+    super::validate_mesh::mesh(config)
 }
 
 /// A DNS host name: 1..=253 characters, dot-separated labels of 1..=63 letters, digits and
 /// hyphens, no label starting or ending with a hyphen. Node names double as TLS names.
-fn dns_name(field: &str, name: &str) -> Check {
+pub(super) fn dns_name(field: &str, name: &str) -> Check {
     let what = "must be a DNS-style name (letters, digits, '-' and '.'; labels of 1 to 63 characters not starting or ending with '-')";
     if name.is_empty() || name.len() > 253 {
         return fail(field, format!("'{name}' {what}"));
@@ -72,7 +73,7 @@ fn collide(a: SocketAddr, b: SocketAddr) -> bool {
 }
 
 /// A remote address we can send to: a concrete IP and a non-zero port.
-fn remote(field: &str, addr: SocketAddr) -> Check {
+pub(super) fn remote(field: &str, addr: SocketAddr) -> Check {
     if addr.ip().is_unspecified() {
         return fail(field, format!("{addr} has no concrete IP address"));
     }
@@ -266,7 +267,9 @@ fn proxy(p: &ProxySection, is_proxy: bool) -> Check {
 fn edge(config: &Config) -> Check {
     let e: &EdgeSection = &config.edge;
     let is_edge = config.node.roles.contains(&Role::Edge);
-    let known = |name: &str| config.peers.iter().any(|p| p.name == name);
+    // With a [mesh] section, names may be mesh members found at session set-up.
+    let meshed = config.mesh.is_some();
+    let known = |name: &str| meshed || config.peers.iter().any(|p| p.name == name);
     match &e.token {
         Some(t) => token("edge.token", t)?,
         None if is_edge => return fail("edge.token", "required for role edge"),
@@ -276,14 +279,14 @@ fn edge(config: &Config) -> Check {
         Some(p) if !known(p) => {
             return fail(
                 "edge.proxy",
-                format!("unknown peer '{p}' (not in [[peers]])"),
+                format!("unknown peer '{p}' (not in [[peers]], and no [mesh] to find it in)"),
             );
         }
-        Some(_) => {}
+        Some(p) => dns_name("edge.proxy", p)?,
         None if is_edge => {
             return fail(
                 "edge.proxy",
-                "required for role edge: name a [[peers]] entry",
+                "required for role edge: name a [[peers]] entry or a mesh member",
             );
         }
         None => {}
@@ -297,8 +300,12 @@ fn edge(config: &Config) -> Check {
     for (i, v) in e.via.iter().enumerate() {
         let field = format!("edge.via[{i}]");
         if !known(v) {
-            return fail(field, format!("unknown peer '{v}'"));
+            return fail(
+                field,
+                format!("unknown peer '{v}' (not in [[peers]], and no [mesh] to find it in)"),
+            );
         }
+        dns_name(&field, v)?;
         if e.proxy.as_deref() == Some(v) {
             return fail(
                 field,
