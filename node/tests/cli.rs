@@ -79,7 +79,9 @@ data = "203.0.113.30:4434"
     assert_eq!(code, Some(2), "{err}");
     assert_eq!(
         err.trim_end(),
-        format!("error: invalid config {cfg}: edge.via[0]: unknown peer 'sgp'")
+        format!(
+            "error: invalid config {cfg}: edge.via[0]: unknown peer 'sgp' (not in [[peers]], and no [mesh] to find it in)"
+        )
     );
 }
 
