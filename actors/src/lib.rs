@@ -15,7 +15,7 @@
 //! and remove entries of the data plane's session table, which the packet loops read.
 //!
 //! Layout: `spec.rs` (what a node is asked to be), `fec_setting.rs` (the operator's FEC
-//! setting and its syntax), `node.rs` (assembly and shutdown),
+//! setting and its syntax), `node.rs` (assembly and shutdown), `node_gossip.rs` (building the gossip half),
 //! `control.rs` (QUIC ↔ actor bridge, client pool), `link_probe.rs` (data-port link probing
 //! and what discovery and health share about links), `topology_sync.rs` (full topology sync
 //! over the control plane), `routing/` (path, failover and adaptive
@@ -34,6 +34,7 @@ pub mod health;
 pub mod link_probe;
 pub mod mesh_view;
 pub mod node;
+mod node_gossip;
 pub mod route;
 pub mod routing;
 pub mod session;

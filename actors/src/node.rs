@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::mpsc;
@@ -19,23 +19,20 @@ use lightspeed_mesh::dataplane::io::DataPlane;
 use lightspeed_mesh::dataplane::link_probe::LinkProbes;
 use lightspeed_mesh::dataplane::table::{Clock, SessionTable};
 use lightspeed_mesh::identity::{Identity, IdentityError, MeshTrust};
-use lightspeed_mesh::membership::{Membership, NodeId, SeedConfig, SeedList};
-use lightspeed_mesh::quic::{
-    self, ControlServer, DatagramLinks, LinkSettings, QuicError, TransportSettings,
-};
-use lightspeed_mesh::topology::{EcdsaSigner, MeshKeyring, ProberConfig, Topology, TopologyConfig};
+use lightspeed_mesh::quic::{self, ControlServer, DatagramLinks, QuicError, TransportSettings};
+use lightspeed_mesh::topology::ProberConfig;
 use lightspeed_protocol::SessionKey;
 
 use crate::control::{Bridge, ClientPool};
-use crate::discovery::{self, DiscoveryActor, Inbound, Leave, Reload, RolesChanged, SeedDialer};
+use crate::discovery::{self, DiscoveryActor, Inbound, Leave, Reload, RolesChanged};
 use crate::fec_actor::FecActor;
-use crate::gossip::Gossip;
 use crate::health::{HealthActor, HealthSnapshot};
 use crate::link_probe::{LinkShare, ProbeDriver};
 use crate::mesh_view::MeshView;
+use crate::node_gossip::{GossipLinks, gossip_for};
 use crate::route::RouteActor;
 use crate::session::{CloseAll, Event, SessionActor, Stop};
-use crate::spec::{FecSetting, MeshSpec, NodeSpec, SharedRoles};
+use crate::spec::{FecSetting, NodeSpec, SharedRoles};
 
 /// Data-plane events buffered for the session actor. New flows and path events are rare; 1024
 /// absorbs a burst of new players without unbounded memory.
@@ -364,67 +361,4 @@ impl NodeHandle {
         // Let the aborted loops drop their handles on the data plane (and its sockets).
         tokio::task::yield_now().await;
     }
-}
-
-/// What gossip publishes about this node's data plane and links.
-struct GossipLinks {
-    data: SocketAddr,
-    share: Arc<LinkShare>,
-    probe_key: SessionKey,
-}
-
-/// Builds the membership core, its datagram links and the seed dialer.
-fn gossip_for(
-    mesh: &MeshSpec,
-    id: &Identity,
-    trust: &MeshTrust,
-    control: SocketAddr,
-    data: GossipLinks,
-    roles: &SharedRoles,
-    inbound: mpsc::Sender<quic::NodeDatagram>,
-) -> Result<(Gossip, SeedDialer, Arc<DatagramLinks>), StartError> {
-    let mesh_err = |e: &dyn std::fmt::Display| StartError::Mesh(e.to_string());
-    // Seconds since the epoch: a restarted node comes back with a higher bump and supersedes
-    // its previous life at once.
-    let bump = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
-    let node_id = NodeId::new(id.name(), control, bump).map_err(|e| mesh_err(&e))?;
-    let keyring = MeshKeyring::new(trust, mesh.membership.max_members).map_err(|e| mesh_err(&e))?;
-    let topology = Topology::new(
-        TopologyConfig::for_refresh(mesh.publish.refresh),
-        id.name(),
-        Box::new(keyring),
-    );
-    let signer = EcdsaSigner::new(id.node()).map_err(|e| mesh_err(&e))?;
-    let core = Membership::new(
-        node_id,
-        mesh.membership.clone(),
-        rand::random(),
-        topology,
-        Box::new(signer),
-    )
-    .map_err(|e| mesh_err(&e))?;
-    let transport = TransportSettings::default();
-    let endpoint = quic::client_endpoint(quic::node_client_config(id, &transport)?, control)?;
-    let links = Arc::new(DatagramLinks::new(
-        endpoint.clone(),
-        inbound,
-        LinkSettings::default(),
-    ));
-    let dialer = SeedDialer {
-        endpoint,
-        config: quic::seed_client_config(id, &transport)?,
-        seeds: SeedList::new(SeedConfig::default(), mesh.seeds.clone()),
-    };
-    let gossip = Gossip::new(
-        core,
-        Arc::clone(&links),
-        mesh.clone(),
-        roles.clone(),
-        data.data,
-        data.share,
-        Some(data.probe_key),
-    );
-    Ok((gossip, dialer, links))
 }
