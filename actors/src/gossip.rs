@@ -48,6 +48,9 @@ pub struct Gossip {
     links_share: Arc<LinkShare>,
     probe_key: Option<SessionKey>,
     sync_requests: Vec<NodeId>,
+    /// The `via` addresses of the last publication: a change (a reach book reload, a peer
+    /// that moved) republishes at once, whatever the figures did.
+    published_via: BTreeMap<String, SocketAddr>,
     counters: GossipCounters,
     left: bool,
 }
@@ -76,6 +79,7 @@ impl Gossip {
             links_share: share,
             probe_key,
             sync_requests: Vec::new(),
+            published_via: BTreeMap::new(),
             counters: GossipCounters::default(),
             left: false,
         }
@@ -188,16 +192,20 @@ impl Gossip {
                 l
             })
             .collect();
+        let moved = via != self.published_via;
         let info = LocalProbeInfo {
             key: self.probe_key.clone(),
-            via,
+            via: via.clone(),
         };
         self.core
             .with_topology_mut(|t| t.set_local_probe_info(info));
         let attrs = self.attrs();
-        if force || self.publisher.should_publish(now, &attrs, &links) {
+        if force || moved || self.publisher.should_publish(now, &attrs, &links) {
             match self.core.publish(now, attrs.clone(), links.clone()) {
-                Ok(()) => self.publisher.published(now, attrs, links),
+                Ok(()) => {
+                    self.publisher.published(now, attrs, links);
+                    self.published_via = via;
+                }
                 Err(e) => tracing::warn!(error = %e, "publishing topology claim"),
             }
         }

@@ -261,11 +261,19 @@ fn sighup_reloads_roles_and_the_reach_book_and_refuses_a_bad_file() {
         || roles_of(&m.nodes[1], "h1") == ["relay", "proxy"],
     );
     let roles_seen = hup.elapsed();
-    wait_until(
-        "h1's link to h2 measured through the reach address",
-        Duration::from_secs(10),
-        || via(&m.nodes[1], "h1", "h2") == Some(forwarder.addr),
-    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while via(&m.nodes[1], "h1", "h2") != Some(forwarder.addr) {
+        assert!(
+            Instant::now() < deadline,
+            "h1's link to h2 not measured through {} in 10 s; h1 sees {:?}, h2 sees {:?}; forwarder saw {} packets; h1 log:\n{}",
+            forwarder.addr,
+            links(&m.nodes[0]),
+            links(&m.nodes[1]),
+            forwarder.captured().len(),
+            m.nodes[0].proc.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let reach_seen = hup.elapsed();
     let probes = forwarder.captured();
     assert!(!probes.is_empty());
