@@ -88,6 +88,11 @@ impl MlSelector {
         }
     }
 
+    /// Starts using `model`, keeping what the tracker learned so far.
+    pub fn set_model(&mut self, model: PathModel) {
+        self.model = Ok(model);
+    }
+
     /// Why nearest is used, `None` when the model is.
     pub fn fallback_reason(&self) -> Option<&Fallback> {
         self.model.as_ref().err()
@@ -116,6 +121,24 @@ impl MlSelector {
         self.tracker.features(self.wall, candidates, &mut features);
         model.probabilities(&features, out);
         Some(())
+    }
+}
+
+impl MlSelector {
+    /// Replaces each candidate's cost by its forecast, `cost + penalty·(1 − p)`, so that a
+    /// policy's margins compare what the model expects over the window rather than what was
+    /// measured; nearest over forecast costs picks what [`Selector::choose`] picks. Without a
+    /// model the costs are left as measured.
+    pub fn forecast(&self, candidates: &mut [Candidate]) {
+        let mut probs = Vec::with_capacity(candidates.len());
+        if self.predict(candidates, &mut probs).is_none() {
+            return;
+        }
+        let penalty_us = self.cfg.doubt_penalty.as_micros().min(u128::from(u32::MAX)) as f64;
+        for (c, p) in candidates.iter_mut().zip(&probs) {
+            let doubt = ((1.0 - p.clamp(0.0, 1.0)) * penalty_us).round() as u32;
+            c.cost_us = c.cost_us.saturating_add(doubt);
+        }
     }
 }
 
