@@ -27,12 +27,21 @@ fn deterministic_and_every_arm_is_measured_against_the_oracle() {
     let r = &run.report;
     eprintln!("{}", diurnal::render_table(r));
     assert_eq!(r.test_rounds, 1_440);
-    assert_eq!(r.params.candidates, 10, "direct + 3 one-relay + 6 two-relay paths");
+    assert_eq!(
+        r.params.candidates, 10,
+        "direct + 3 one-relay + 6 two-relay paths"
+    );
     // Every fifth minute of two days, less the last half hour still waiting for its window.
     assert_eq!(r.training.rounds, 2 * 288 - 6);
     assert_eq!(r.training.rows, (2 * 288 - 6) * 10);
     assert!(r.training.good_share > 0.0 && r.training.good_share < 0.5);
-    for a in [&r.nearest, &r.ml, &r.ml_forecast, &r.nearest_selector_only, &r.ml_selector_only] {
+    for a in [
+        &r.nearest,
+        &r.ml,
+        &r.ml_forecast,
+        &r.nearest_selector_only,
+        &r.ml_selector_only,
+    ] {
         assert!(a.mean_regret_ms >= 0.0 && a.p95_regret_ms >= 0.0, "{a:?}");
         assert!(a.mean_rtt_ms > 20.0 && a.mean_rtt_ms < 200.0, "{a:?}");
     }
@@ -44,7 +53,11 @@ fn deterministic_and_every_arm_is_measured_against_the_oracle() {
         r.ml.mean_regret_ms < r.nearest.mean_regret_ms
     );
     assert!(r.offline_accuracy > 0.5, "{}", r.offline_accuracy);
-    assert!(run.test_rounds.iter().all(|x| x.at_us >= 2 * 86_400_000_000));
+    assert!(
+        run.test_rounds
+            .iter()
+            .all(|x| x.at_us >= 2 * 86_400_000_000)
+    );
 }
 
 #[test]

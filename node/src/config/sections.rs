@@ -199,8 +199,8 @@ pub struct EdgeSection {
     /// train` (docs/routing.md, "Recorded measurements"). Default: not recorded.
     pub ml_record: Option<PathBuf>,
     /// Size at which the recording is rotated to `<file>.1` (replacing it). Default 64 MiB:
-    /// about three weeks of rounds at the recorder's default sampling, and two files bound the
-    /// disk used to 128 MiB. Allowed 1 MiB..=4 GiB.
+    /// about seven weeks of rounds at the recorder's default sampling (~1.3 MB a day for 17
+    /// candidates), and two files bound the disk used to 128 MiB. Allowed 1 MiB..=4 GiB.
     pub ml_record_max_bytes: u64,
 }
 
