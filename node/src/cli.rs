@@ -47,6 +47,41 @@ pub enum Command {
     Mesh(MeshCommand),
     /// Talk to a running node's admin API.
     Ctl(CtlArgs),
+    /// Train or evaluate the ML path selector from recorded measurements.
+    #[command(subcommand)]
+    Ml(MlCommand),
+}
+
+/// `lightspeed-node ml ...`.
+#[derive(Debug, Clone, PartialEq, Subcommand)]
+pub enum MlCommand {
+    /// Train a model from recorded rounds (JSON lines, see docs/routing.md).
+    Train {
+        /// Recording files, read in order.
+        #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
+        data: Vec<PathBuf>,
+        /// Where to write the model.
+        #[arg(long, value_name = "MODEL")]
+        out: PathBuf,
+        /// Trees in the forest (1 to 512).
+        #[arg(long, default_value_t = 31, value_parser = clap::value_parser!(u16).range(1..=512))]
+        trees: u16,
+        /// Seed of the bagging.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Accuracy of a model on recorded rounds, and its regret against nearest.
+    Evaluate {
+        /// The model file.
+        #[arg(long, value_name = "MODEL")]
+        model: PathBuf,
+        /// Recording files, read in order.
+        #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
+        data: Vec<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `lightspeed-node ctl [--admin ADDR] ...`.

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod lifecycle;
 pub mod mesh_cmd;
 pub mod metrics;
+pub mod ml;
 pub mod reload;
 pub mod shutdown;
 pub mod telemetry;

@@ -23,6 +23,7 @@
 //! - `admin.rs`, `metrics.rs`: the admin routes and the OpenMetrics exporter.
 //! - `shutdown.rs`: the shutdown signal handed to every task.
 //! - `engine.rs`: the node engine's entry point; `demo.rs`: the demo's.
+//! - `ml/`: `ml train` / `ml evaluate`, and the routing recording file.
 
 #![forbid(unsafe_code)]
 
@@ -30,16 +31,19 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use lightspeed_node::cli::{Cli, Command};
-use lightspeed_node::{config, ctl, demo, lifecycle, mesh_cmd, telemetry};
+use lightspeed_node::{config, ctl, demo, lifecycle, mesh_cmd, ml, telemetry};
 
 fn main() -> ExitCode {
     // Usage errors exit 2 and --help/--version exit 0, inside clap.
     let cli = Cli::parse();
+    if let Some(Command::Ml(cmd)) = cli.command.clone() {
+        return ml::run(cmd);
+    }
     let one_shot = match cli.command.clone() {
         Some(Command::Demo(args)) => Some(demo::run(args)),
         Some(Command::Mesh(cmd)) => Some(mesh_cmd::run(cmd)),
         Some(Command::Ctl(args)) => Some(ctl::run(args)),
-        None => None,
+        Some(Command::Ml(_)) | None => None,
     };
     if let Some(result) = one_shot {
         return match result {

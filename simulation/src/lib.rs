@@ -16,11 +16,14 @@
 //! - [`udp_link`]: real UDP sockets around two emulated links, for demos and scenarios.
 //! - [`scale`]: N = 100 … 2,000 membership cores under a simulated clock
 //!   (`lightspeed-sim scale`).
+//! - [`diurnal`]: the ML selector against nearest on a topology with daily latency cycles,
+//!   under a simulated clock (`lightspeed-sim diurnal`).
 //! - [`scenario`]: topology scenarios from TOML, run with real nodes on loopback
 //!   (`lightspeed-sim run FILE`).
 
 #![forbid(unsafe_code)]
 
+pub mod diurnal;
 pub mod echo;
 pub mod link;
 pub mod scale;

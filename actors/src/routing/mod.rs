@@ -13,10 +13,13 @@
 //! - `fec_model.rs`: residual-loss predictions (binomial for block codes, the measured
 //!   sliding-window table).
 //! - `selector.rs`: the [`selector::Selector`] trait and [`selector::NearestSelector`].
+//! - `ml/`: the ML selector ([`ml::MlSelector`]), its features, recorder, model and
+//!   offline evaluation.
 
 pub mod adaptive_fec;
 pub mod failover;
 pub mod fec_model;
+pub mod ml;
 pub mod paths;
 pub mod policy;
 pub mod selector;

@@ -1,8 +1,8 @@
 //! Which candidate a session prefers, behind one trait (pure).
 //!
-//! [`NearestSelector`] takes the lowest cost. An ML selector (linfa, trained on recorded link
-//! measurements, falling back to nearest without a model) is planned behind the same trait;
-//! docs/routing.md says what it must show before it is used. The policy
+//! [`NearestSelector`] takes the lowest cost. [`super::ml::MlSelector`] (linfa decision trees
+//! trained on recorded measurements, falling back to nearest without a model) is the other;
+//! docs/routing.md says how it compares. The policy
 //! ([`super::policy::PathPolicy`]) still applies its margins to whatever a selector picks.
 
 use std::collections::VecDeque;

@@ -197,6 +197,13 @@ pub struct EdgeSection {
     /// Local ports the game connects to and the servers they stand for. At least one for role
     /// edge.
     pub redirect: Vec<Redirect>,
+    /// JSON-lines file the routing measurements are recorded to for `lightspeed-node ml
+    /// train` (docs/routing.md, "Recorded measurements"). Default: not recorded.
+    pub ml_record: Option<PathBuf>,
+    /// Size at which the recording is rotated to `<file>.1` (replacing it). Default 64 MiB:
+    /// about seven weeks of rounds at the recorder's default sampling (~1.3 MB a day for 17
+    /// candidates), and two files bound the disk used to 128 MiB. Allowed 1 MiB..=4 GiB.
+    pub ml_record_max_bytes: u64,
 }
 
 impl Default for EdgeSection {
@@ -209,6 +216,8 @@ impl Default for EdgeSection {
             fec_deadline: Duration::from_millis(2),
             keepalive: Duration::from_millis(500),
             redirect: Vec::new(),
+            ml_record: None,
+            ml_record_max_bytes: 64 << 20,
         }
     }
 }

@@ -337,6 +337,12 @@ fn edge(config: &Config) -> Check {
             ),
         );
     }
+    if !(1 << 20..=4 << 30).contains(&e.ml_record_max_bytes) {
+        return fail(
+            "edge.ml_record_max_bytes",
+            format!("{} is outside 1 MiB..=4 GiB", e.ml_record_max_bytes),
+        );
+    }
     redirects(config, is_edge)
 }
 

@@ -6,6 +6,10 @@
 //! simulated clock and prints join, crash-detection, false-positive and gossip figures. The
 //! JSON is byte-identical for the same arguments; the wall time goes to standard error only.
 //!
+//! `lightspeed-sim diurnal [--seed N] [--json OUT] [--record DIR]`: trains the ML selector on
+//! simulated days of a topology with daily latency cycles and compares it with nearest on the
+//! days after (docs/routing.md, "Selectors"). Deterministic for the same arguments.
+//!
 //! Errors are `anyhow` with context at this edge; the library's are typed.
 
 use std::path::PathBuf;
@@ -14,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use lightspeed_sim::diurnal::{self, DiurnalParams};
 use lightspeed_sim::scale::{self, Preset, ScaleParams};
 use lightspeed_sim::scenario::{self, RunOptions, Scenario};
 
@@ -70,6 +75,28 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Compare the ML selector with nearest on simulated days of daily latency cycles.
+    Diurnal {
+        /// Seed of the world and of the forest.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Relays (2 to 8).
+        #[arg(long, default_value_t = 4)]
+        relays: u32,
+        /// Days recorded for training (2 to 60).
+        #[arg(long, default_value_t = 7)]
+        train_days: u64,
+        /// Days compared after training (1 to 60).
+        #[arg(long, default_value_t = 3)]
+        test_days: u64,
+        /// Write the JSON report here (`-` for standard output, replacing the table).
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write the recorded rounds here as train.jsonl and test.jsonl (the format
+        /// `lightspeed-node ml train` reads).
+        #[arg(long, value_name = "DIR")]
+        record: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -83,8 +110,66 @@ fn main() -> ExitCode {
     }
 }
 
+fn run_diurnal(
+    p: &DiurnalParams,
+    json: Option<PathBuf>,
+    record: Option<PathBuf>,
+) -> anyhow::Result<bool> {
+    let started = Instant::now();
+    let run = diurnal::run(p)?;
+    let to_stdout = json.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    let table = diurnal::render_table(&run.report);
+    if to_stdout {
+        eprint!("{table}");
+    } else {
+        print!("{table}");
+    }
+    eprintln!("wall time: {:.1} s", started.elapsed().as_secs_f64());
+    if let Some(path) = &json {
+        let text = serde_json::to_string_pretty(&run.report)?;
+        if to_stdout {
+            println!("{text}");
+        } else {
+            std::fs::write(path, text + "\n")
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    if let Some(dir) = &record {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (name, rounds) in [
+            ("train.jsonl", &run.train_rounds),
+            ("test.jsonl", &run.test_rounds),
+        ] {
+            let mut text = String::new();
+            for r in rounds {
+                text.push_str(&serde_json::to_string(r)?);
+                text.push('\n');
+            }
+            let path = dir.join(name);
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    Ok(true)
+}
+
 fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
+        Command::Diurnal {
+            seed,
+            relays,
+            train_days,
+            test_days,
+            json,
+            record,
+        } => {
+            let params = DiurnalParams {
+                relays,
+                train_days,
+                test_days,
+                ..DiurnalParams::new(seed)
+            };
+            run_diurnal(&params, json, record)
+        }
         Command::Scale {
             nodes,
             seed,
