@@ -26,12 +26,13 @@ use lightspeed_mesh::topology::{EcdsaSigner, MeshKeyring, Topology, TopologyConf
 
 use crate::control::{Bridge, ClientPool};
 use crate::discovery::{self, DiscoveryActor, Inbound, Leave, RolesChanged, SeedDialer};
-use crate::fec_actor::FecActor;
+use crate::fec_actor::{FecActor, Wiring};
 use crate::gossip::Gossip;
 use crate::health::{HealthActor, HealthSnapshot};
 use crate::mesh_view::MeshView;
 use crate::route::RouteActor;
 use crate::session::{CloseAll, Event, SessionActor, Stop};
+use crate::session_view::SessionBook;
 use crate::spec::{FecSetting, MeshSpec, NodeSpec, SharedRoles};
 
 /// Data-plane events buffered for the session actor. New flows and path events are rare; 1024
@@ -87,6 +88,8 @@ pub struct NodeHandle {
     pub roles: SharedRoles,
     /// The mesh as this node sees it (members, topology), refreshed by discovery.
     pub view: MeshView,
+    /// The node's sessions (`/api/sessions`), refreshed by the FecActor.
+    pub book: SessionBook,
     session: Addr<SessionActor>,
     discovery: Addr<DiscoveryActor>,
     links: Option<Arc<DatagramLinks>>,
@@ -115,6 +118,16 @@ pub async fn start_with(
     spec: NodeSpec,
     counters: Arc<Counters>,
     view: MeshView,
+) -> Result<NodeHandle, StartError> {
+    start_with_book(spec, counters, view, SessionBook::default()).await
+}
+
+/// [`start_with`], keeping the session records in `book` (the admin API's handle).
+pub async fn start_with_book(
+    spec: NodeSpec,
+    counters: Arc<Counters>,
+    view: MeshView,
+    book: SessionBook,
 ) -> Result<NodeHandle, StartError> {
     let trust = MeshTrust::load(&spec.tls.ca_cert)?;
     let identity = match (&spec.tls.cert, &spec.tls.key) {
@@ -193,8 +206,19 @@ pub async fn start_with(
         _ => (DiscoveryActor::new(&spec.peers).start(), None),
     };
     let route = RouteActor::new(Arc::clone(&spec)).start();
-    let fec = FecActor::new(fec_setting, fec_deadline).start();
     let pool = Arc::new(ClientPool::new(identity.clone(), trust));
+    let fec = FecActor::wired(
+        fec_setting,
+        fec_deadline,
+        Wiring {
+            dp: Arc::clone(&dp),
+            pool: Arc::clone(&pool),
+            book: book.clone(),
+            config: Default::default(),
+            period: Duration::from_secs(1),
+        },
+    )
+    .start();
     let session = SessionActor::new(
         Arc::clone(&spec),
         Arc::clone(&dp),
@@ -266,6 +290,7 @@ pub async fn start_with(
         health,
         roles,
         view,
+        book,
         session,
         discovery,
         links,
