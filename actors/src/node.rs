@@ -207,6 +207,7 @@ pub async fn start_with_book(
     };
     let route = RouteActor::new(Arc::clone(&spec)).start();
     let pool = Arc::new(ClientPool::new(identity.clone(), trust));
+    book.set_clock(dp.clock);
     let fec = FecActor::wired(
         fec_setting,
         fec_deadline,

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use lightspeed_mesh::dataplane::table::Clock;
 use lightspeed_protocol::control::LinkReport;
 use lightspeed_protocol::fec::FecScheme;
 use lightspeed_protocol::{Micros, SessionId};
@@ -202,6 +203,7 @@ pub fn scheme_name(s: FecScheme) -> String {
 
 #[derive(Debug, Default)]
 struct Book {
+    clock: Option<Clock>,
     sessions: HashMap<SessionId, SessionRecord>,
     fec_changes: u64,
     path_switches: u64,
@@ -213,6 +215,16 @@ struct Book {
 pub struct SessionBook(Arc<RwLock<Book>>);
 
 impl SessionBook {
+    /// Sets the clock record times are read on (the data plane's).
+    pub fn set_clock(&self, clock: Clock) {
+        self.0.write().clock = Some(clock);
+    }
+
+    /// Now on the records' clock (zero before it is set).
+    pub fn now(&self) -> Micros {
+        self.0.read().clock.map_or(Micros(0), |c| c.now())
+    }
+
     /// Adds (or replaces) a session's record.
     pub fn insert(&self, record: SessionRecord) {
         self.0.write().sessions.insert(record.id, record);

@@ -15,5 +15,6 @@ pub mod engine;
 pub mod lifecycle;
 pub mod mesh_cmd;
 pub mod metrics;
+mod session_metrics;
 pub mod shutdown;
 pub mod telemetry;

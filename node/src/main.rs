@@ -19,7 +19,8 @@
 //! - `config/`: the TOML schema, defaults, validation, CIDRs, the proxy destination policy.
 //! - `telemetry.rs`: tracing subscriber (human or JSON, `RUST_LOG`).
 //! - `lifecycle.rs`: runtime, admin server, engine, signals, 5 s shutdown grace.
-//! - `admin.rs`, `metrics.rs`: the admin routes and the OpenMetrics exporter.
+//! - `admin.rs`, `metrics.rs`, `session_metrics.rs`: the admin routes and the OpenMetrics
+//!   exporter (session families from the session book).
 //! - `shutdown.rs`: the shutdown signal handed to every task.
 //! - `engine.rs`: the node engine's entry point; `demo.rs`: the demo's.
 

@@ -211,7 +211,7 @@ pub enum Message {
 }
 
 /// One end's figures of a session, cumulative since it started: what it sent and what it
-/// measured on the direction it receives. Fixed size (seven integers).
+/// measured on the direction it receives. Fixed size (eight integers).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LinkReport {
     /// Game datagrams this end sent.
@@ -229,6 +229,8 @@ pub struct LinkReport {
     pub peer_data_sent: u64,
     /// This end's `delivered` when `peer_data_sent` arrived.
     pub delivered_then: u64,
+    /// Smoothed RTT this end measured with its probes, µs (0: none; proxies do not probe).
+    pub srtt_us: u64,
 }
 
 impl LinkReport {
@@ -237,14 +239,15 @@ impl LinkReport {
         if self.expected == 0 {
             return 0.0;
         }
-        1.0 - self.received.min(self.expected) as f64 / self.expected as f64
+        self.expected.saturating_sub(self.received) as f64 / self.expected as f64
     }
 
     /// Fraction of the peer's game datagrams never delivered (after FEC); `None` before the
     /// peer's first report.
     pub fn loss_after_fec(&self) -> Option<f64> {
         (self.peer_data_sent > 0).then(|| {
-            1.0 - self.delivered_then.min(self.peer_data_sent) as f64 / self.peer_data_sent as f64
+            self.peer_data_sent.saturating_sub(self.delivered_then) as f64
+                / self.peer_data_sent as f64
         })
     }
 }

@@ -53,8 +53,8 @@
 //!                8: Ping            9: Pong         10: Error       11: FecSwitch
 //!               12: FecReport
 //! FecSwitch    = session, fec: FecScheme, from_seq: varint u32
-//! FecReport    = session, report: 7 × varint u64 (data_sent, expected, received,
-//!                delivered, recovered, peer_data_sent, delivered_then)
+//! FecReport    = session, report: 8 × varint u64 (data_sent, expected, received,
+//!                delivered, recovered, peer_data_sent, delivered_then, srtt_us)
 //! ```
 //!
 //! Encoders write minimal varints. Decoders also accept non-minimal ones (postcard does), so

@@ -189,6 +189,7 @@ pub fn message() -> impl Strategy<Value = Message> {
                     recovered: del / 3,
                     peer_data_sent: peer,
                     delivered_then: del / 2,
+                    srtt_us: sent ^ exp,
                 },
             }
         }),
