@@ -36,6 +36,16 @@ pub enum SessionRole {
     Proxy,
 }
 
+impl SessionRole {
+    /// `edge` or `proxy`, as in the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionRole::Edge => "edge",
+            SessionRole::Proxy => "proxy",
+        }
+    }
+}
+
 /// Everything known about one session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionRecord {
@@ -461,7 +471,7 @@ pub fn log_summary(r: &SessionRecord, now: Micros) {
     let mean_rtt_ms = (r.rtt_samples > 0).then(|| r.rtt_sum_us as f64 / r.rtt_samples as f64 / 1e3);
     tracing::info!(
         session = %row.id,
-        role = ?r.role,
+        role = r.role.as_str(),
         duration_s = row.age_ms as f64 / 1e3,
         path = %row.path.join(" > "),
         up_sent = row.upstream.sent.unwrap_or(0),
