@@ -5,10 +5,11 @@
 //! The estimate:
 //! - **loss** is measured before FEC, from sequence numbers, in both directions (the edge's
 //!   own for downstream, the proxy's report for upstream); the worse direction counts, since
-//!   one scheme serves both. It is the larger of the loss over the last
-//!   [`WINDOW_SAMPLES`] samples (about 10 s) and over the last [`RECENT_SAMPLES`] (about 2 s):
-//!   protection goes up within two seconds of loss appearing, while turning it off needs ten
-//!   clean seconds (plus the core's own 5 s hold). A direction counts only with at least
+//!   one scheme serves both. It is the loss over the last [`WINDOW_SAMPLES`] samples (about
+//!   10 s), or over the last [`RECENT_SAMPLES`] (about 2 s) when that is more than twice as
+//!   high (a step up): protection goes up within two seconds of loss appearing, while turning
+//!   it off needs ten clean seconds (plus the core's own 5 s hold), and the short window's
+//!   noise around a steady loss does not move the scheme. A direction counts only with at least
 //!   [`MIN_EXPECTED`] packets in the span, so an idle game decides nothing.
 //! - **packet rate**: game datagrams per second over the short window, the slower direction
 //!   that carries any (its packet gap bounds the block length); the game profile's rate
@@ -202,7 +203,14 @@ impl FecControl {
         let span = (self.len - 1).min(WINDOW_SAMPLES);
         let long = self.loss_over(span);
         let recent = self.loss_over(RECENT_SAMPLES.min(span));
-        let loss_ppm = long.max(recent)?;
+        // The short window only counts as a step up in loss: at twice the long window's.
+        // Within that band it is noise (a 2 s window at 1 % holds a handful of losses) and
+        // would raise and lower protection every few seconds.
+        let loss_ppm = match (long, recent) {
+            (Some(l), Some(r)) if r > l.saturating_mul(2) => r,
+            (Some(l), _) => l,
+            (None, r) => r?,
+        };
         let (new, old) = (self.back(0)?, self.back(RECENT_SAMPLES.min(span))?);
         let secs = new.at.saturating_since(old.at).as_secs_f64();
         let pps = [(new.up, old.up), (new.down, old.down)]

@@ -149,3 +149,59 @@ fn edge_turns_fec_off_on_a_clean_path_and_on_under_loss_and_both_ends_agree() {
     assert!(schemes.starts_with("sliding(4,1,1),off,"), "{schemes}");
     assert!(summary["up_sent"].as_u64() > Some(1_000));
 }
+
+/// The numbers of docs/routing.md ("Adaptive FEC, measured"): for 0 %, 1 % and 5 % random
+/// loss each way on the edge ↔ relay leg, the scheme the edge settles on, the round-trip
+/// residual loss of game packets (client → server → client, so both directions) and the
+/// upstream parity overhead, over 30 s after 12 s of settling. About two minutes, so not run
+/// by default: `cargo test -p lightspeed-node --test e2e_adaptive_fec -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement, ~2 minutes"]
+fn measure_scheme_residual_and_overhead_by_loss() {
+    for loss in [0.0, 0.01, 0.05] {
+        let mesh = Mesh::start(Setup {
+            forwarder_loss: Some(loss),
+            ..Setup::default()
+        });
+        mesh.client.warm_up();
+        let mut next = 0;
+        let settle = Instant::now();
+        while settle.elapsed() < Duration::from_secs(12) {
+            play(&mesh, &mut next);
+        }
+        let parity0 = mesh.edge.metric("lightspeed_fec_parity_sent_total");
+        let data0 = mesh
+            .edge
+            .metric("lightspeed_packets_total{direction=\"upstream\"}");
+        let scheme0 = scheme(&mesh.edge);
+        let changes0 = session(&mesh.edge).map(|s| s["fec"]["changes"].clone());
+        let (mut sent, mut echoed) = (0u64, 0u64);
+        let measure = Instant::now();
+        while measure.elapsed() < Duration::from_secs(30) {
+            echoed += play(&mesh, &mut next).got.len() as u64;
+            sent += u64::from(PPS / 2);
+        }
+        let parity = mesh.edge.metric("lightspeed_fec_parity_sent_total") - parity0;
+        // The packet counter counts parity packets too.
+        let data = mesh
+            .edge
+            .metric("lightspeed_packets_total{direction=\"upstream\"}")
+            - data0
+            - parity;
+        let s = session(&mesh.edge).expect("session");
+        eprintln!(
+            "loss {:.0} %: scheme {} -> {} (changes {:?} -> {}), round-trip residual {}/{} = {:.2e}, upstream overhead {:.0} % ({parity} parity / {data} data), loss before FEC up {} down {}",
+            loss * 100.0,
+            scheme0,
+            s["fec"]["scheme"],
+            changes0,
+            s["fec"]["changes"],
+            sent - echoed,
+            sent,
+            (sent - echoed) as f64 / sent as f64,
+            100.0 * parity as f64 / data.max(1) as f64,
+            s["upstream"]["loss_before_fec"],
+            s["downstream"]["loss_before_fec"],
+        );
+    }
+}
