@@ -89,8 +89,10 @@ impl FecActor {
         }
     }
 
-    fn tick(&mut self, ctx: &mut Context<Self>) {
-        let Some(w) = &self.wiring else {
+    /// Refreshes the book from the data plane; logs and forgets the sessions that ended.
+    fn refresh(&mut self) {
+        // A relay records nothing: skip reading its (possibly large) table.
+        let Some(w) = self.wiring.as_ref().filter(|w| !w.book.is_empty()) else {
             return;
         };
         let now = w.dp.clock.now();
@@ -98,6 +100,10 @@ impl FecActor {
             log_summary(&ended, now);
             self.edges.remove(&ended.id);
         }
+    }
+
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        self.refresh();
         let idle: Vec<SessionId> = self
             .edges
             .iter()
@@ -266,6 +272,18 @@ impl Actor for FecActor {
         if let Some(w) = &self.wiring {
             ctx.run_interval(w.period, |act, ctx| act.tick(ctx));
         }
+    }
+}
+
+/// Stops the actor after a last refresh (summaries of the sessions that ended), releasing
+/// its handle on the data plane.
+impl Handler<crate::session::Stop> for FecActor {
+    type Result = ();
+    fn handle(&mut self, _msg: crate::session::Stop, ctx: &mut Context<Self>) {
+        self.refresh();
+        self.wiring = None;
+        self.edges.clear();
+        ctx.stop();
     }
 }
 

@@ -91,6 +91,7 @@ pub struct NodeHandle {
     /// The node's sessions (`/api/sessions`), refreshed by the FecActor.
     pub book: SessionBook,
     session: Addr<SessionActor>,
+    fec: Addr<FecActor>,
     discovery: Addr<DiscoveryActor>,
     links: Option<Arc<DatagramLinks>>,
     control: Option<ControlServer>,
@@ -223,7 +224,7 @@ pub async fn start_with_book(
     let session = SessionActor::new(
         Arc::clone(&spec),
         Arc::clone(&dp),
-        fec,
+        fec.clone(),
         route,
         discovery.clone(),
         Arc::clone(&pool),
@@ -293,6 +294,7 @@ pub async fn start_with_book(
         view,
         book,
         session,
+        fec,
         discovery,
         links,
         control,
@@ -346,6 +348,8 @@ impl NodeHandle {
         for id in self.dp.table.entries().iter().map(|e| e.id) {
             self.dp.remove_session(id);
         }
+        // Logs the summaries of the sessions just ended and lets go of the data plane.
+        let _ = self.fec.send(Stop).await;
         // Let the aborted loops drop their handles on the data plane (and its sockets).
         tokio::task::yield_now().await;
     }

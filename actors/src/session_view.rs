@@ -240,6 +240,11 @@ impl SessionBook {
         self.0.write().sessions.insert(record.id, record);
     }
 
+    /// True when no session is recorded (a relay's book is always empty).
+    pub fn is_empty(&self) -> bool {
+        self.0.read().sessions.is_empty()
+    }
+
     /// A copy of one record.
     pub fn get(&self, id: SessionId) -> Option<SessionRecord> {
         self.0.read().sessions.get(&id).cloned()
