@@ -16,8 +16,8 @@
 //!
 //! Layout: `spec.rs` (what a node is asked to be), `fec_setting.rs` (the operator's FEC
 //! setting and its syntax), `fec_serve.rs` (FEC changes on the data plane, the proxy's
-//! answers), `session_view.rs` (session records for `/api/sessions`, metrics and the end-of-
-//! session summary), `node.rs` (assembly and shutdown),
+//! answers), `session_view.rs` + `session_rows.rs` (session records for `/api/sessions`,
+//! metrics and the end-of-session summary), `node.rs` (assembly and shutdown),
 //! `control.rs` (QUIC ↔ actor bridge, client pool), `routing/` (path, failover and adaptive
 //! FEC cores; the FEC one is driven by the FecActor, the others not yet), one file per actor
 //! and per core.
@@ -39,5 +39,6 @@ pub mod node;
 pub mod route;
 pub mod routing;
 pub mod session;
+pub mod session_rows;
 pub mod session_view;
 pub mod spec;
