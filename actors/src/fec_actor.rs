@@ -1,30 +1,290 @@
-//! FecActor: applies the node's FEC setting to each new session (the policy is the pure
-//! `fec_policy`); the adaptive version of the routing work grows here.
+//! FecActor: the FEC of every session — the scheme a new session starts with (pure
+//! [`fec_policy`]), and, with the edge setting `auto`, the adaptive loop that changes it while
+//! the session runs ([`crate::fec_control`], agreed with the proxy over QUIC).
+//!
+//! Once a period (1 s) it refreshes the [`SessionBook`] from the data plane (logging the
+//! summary of every session that ended) and, for each adaptive edge session, either exchanges
+//! `FecReport`s with the proxy and feeds the controller, or (re)sends the switch the
+//! controller decided. Invariant of its loop: at most one request per session is in flight;
+//! every reply is applied back on the actor, which alone writes FEC changes to the edge's
+//! endpoints. At a proxy it answers the edge's requests ([`crate::fec_serve`]).
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use lightspeed_mesh::dataplane::io::DataPlane;
+use lightspeed_mesh::quic::PeerInfo;
+use lightspeed_protocol::control::{Envelope, LinkReport, Message};
 use lightspeed_protocol::fec::FecScheme;
+use lightspeed_protocol::{Micros, SessionId};
 
+use crate::control::{ClientPool, decode, encode};
+use crate::fec_control::FecControl;
 use crate::fec_policy;
-use crate::spec::FecSetting;
+use crate::fec_serve::{self, apply_edge_switch, with_endpoint};
+use crate::health;
+use crate::routing::adaptive_fec::FecConfig;
+use crate::session::REQUEST_TIMEOUT;
+use crate::session_view::{SessionBook, SessionRecord, log_summary, scheme_name};
+use crate::spec::{FecSetting, PeerSpec};
 
-/// Chooses FEC per session.
-#[derive(Debug)]
+/// What the adaptive loop needs of the node.
+pub struct Wiring {
+    /// The data plane whose sessions it reads and changes.
+    pub dp: Arc<DataPlane>,
+    /// QUIC clients (the edge's connection to its proxy).
+    pub pool: Arc<ClientPool>,
+    /// Where session records live.
+    pub book: SessionBook,
+    /// Thresholds of the FEC policy.
+    pub config: FecConfig,
+    /// How often figures are refreshed and exchanged. 1 s: the loss window's sample.
+    pub period: Duration,
+}
+
+struct EdgeFec {
+    control: FecControl,
+    proxy: PeerSpec,
+    busy: bool,
+}
+
+/// Chooses and adapts FEC per session.
 pub struct FecActor {
     setting: FecSetting,
     deadline: Duration,
+    wiring: Option<Wiring>,
+    edges: HashMap<SessionId, EdgeFec>,
+    next_request: u64,
+}
+
+impl std::fmt::Debug for FecActor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FecActor")
+            .field("setting", &self.setting)
+            .field("adaptive_sessions", &self.edges.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl FecActor {
-    /// An actor applying `setting`, with `deadline` for explicitly configured block codes.
+    /// An actor applying `setting` to new sessions, with `deadline` for explicitly configured
+    /// block codes; no adaptation (nothing to read figures from).
     pub fn new(setting: FecSetting, deadline: Duration) -> FecActor {
-        FecActor { setting, deadline }
+        FecActor {
+            setting,
+            deadline,
+            wiring: None,
+            edges: HashMap::new(),
+            next_request: 1,
+        }
+    }
+
+    /// [`FecActor::new`] wired to the node: keeps the session book and, for `auto`, adapts.
+    pub fn wired(setting: FecSetting, deadline: Duration, wiring: Wiring) -> FecActor {
+        FecActor {
+            wiring: Some(wiring),
+            ..FecActor::new(setting, deadline)
+        }
+    }
+
+    /// Refreshes the book from the data plane; logs and forgets the sessions that ended.
+    fn refresh(&mut self) {
+        // A relay records nothing: skip reading its (possibly large) table.
+        let Some(w) = self.wiring.as_ref().filter(|w| !w.book.is_empty()) else {
+            return;
+        };
+        let now = w.dp.clock.now();
+        for ended in w.book.refresh(&health::snapshot(&w.dp.table)) {
+            log_summary(&ended, now);
+            self.edges.remove(&ended.id);
+        }
+    }
+
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        self.refresh();
+        let idle: Vec<SessionId> = self
+            .edges
+            .iter()
+            .filter(|(_, e)| !e.busy)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in idle {
+            match self.edges.get(&id).and_then(|e| e.control.pending()) {
+                Some(p) => self.send_switch(id, p.scheme, p.from_seq, ctx),
+                None => self.exchange_report(id, ctx),
+            }
+        }
+    }
+
+    /// Sends `body` to the proxy of edge session `id`; `then` runs on the actor with the
+    /// answer (the session is marked idle again first).
+    fn request(
+        &mut self,
+        id: SessionId,
+        body: Message,
+        ctx: &mut Context<Self>,
+        then: impl FnOnce(&mut Self, Result<Message, String>, &mut Context<Self>) + 'static,
+    ) {
+        let (Some(w), Some(edge)) = (&self.wiring, self.edges.get_mut(&id)) else {
+            return;
+        };
+        edge.busy = true;
+        let env = Envelope::new(self.next_request, None, body);
+        self.next_request += 1;
+        let (pool, proxy) = (Arc::clone(&w.pool), edge.proxy.clone());
+        let fut = async move {
+            let frame = encode(&env).map_err(|e| e.to_string())?;
+            let quic = pool.get(&proxy, false).await.map_err(|e| e.to_string())?;
+            let answer = quic
+                .request(&frame, REQUEST_TIMEOUT)
+                .await
+                .map_err(|e| e.to_string())?;
+            decode(&answer).map(|e| e.body).map_err(|e| e.to_string())
+        };
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
+            if let Some(e) = act.edges.get_mut(&id) {
+                e.busy = false;
+                then(act, res, ctx);
+            }
+        }));
+    }
+
+    fn exchange_report(&mut self, id: SessionId, ctx: &mut Context<Self>) {
+        let Some(local) = self.wiring.as_ref().and_then(|w| w.book.get(id)) else {
+            return;
+        };
+        let body = Message::FecReport {
+            session: id,
+            report: local.local,
+        };
+        self.request(id, body, ctx, move |act, res, ctx| match res {
+            Ok(Message::FecReport { report, .. }) => act.on_report(id, report, ctx),
+            Ok(other) => tracing::debug!(session = %id, answer = ?other, "FEC report refused"),
+            Err(e) => tracing::debug!(session = %id, error = %e, "FEC report failed"),
+        });
+    }
+
+    fn on_report(&mut self, id: SessionId, remote: LinkReport, ctx: &mut Context<Self>) {
+        let (Some(w), Some(edge)) = (&self.wiring, self.edges.get_mut(&id)) else {
+            return;
+        };
+        let now = w.dp.clock.now();
+        let Some(st) = fec_serve::stats(&w.dp, id) else {
+            return;
+        };
+        // Their data count as of answering, our deliveries now: aligned within the RTT.
+        let local = w.book.update(id, |r| {
+            r.local = LinkReport {
+                peer_data_sent: remote.data_sent,
+                delivered_then: st.delivered,
+                ..fec_serve::report(&st, r.local)
+            };
+            r.remote = Some(remote);
+            r.local
+        });
+        let Some(local) = local else {
+            return;
+        };
+        let Some(choice) = edge.control.observe(now, &local, &remote) else {
+            return;
+        };
+        let Some(from_seq) = with_endpoint(&w.dp, id, |ep| ep.fec_switch_seq()) else {
+            return;
+        };
+        edge.control.begin(choice.scheme, from_seq, now);
+        if let Some(est) = edge.control.estimate() {
+            tracing::debug!(
+                session = %id,
+                loss_ppm = est.loss_ppm,
+                pps = est.pps,
+                to = %scheme_name(choice.scheme),
+                predicted_residual = choice.residual,
+                "FEC switch decided"
+            );
+        }
+        self.send_switch(id, choice.scheme, from_seq, ctx);
+    }
+
+    fn send_switch(
+        &mut self,
+        id: SessionId,
+        scheme: FecScheme,
+        from_seq: u32,
+        ctx: &mut Context<Self>,
+    ) {
+        let body = Message::FecSwitch {
+            session: id,
+            fec: scheme,
+            from_seq,
+        };
+        self.request(id, body, ctx, move |act, res, _ctx| {
+            act.on_switch_answer(id, from_seq, res)
+        });
+    }
+
+    fn on_switch_answer(&mut self, id: SessionId, own_from: u32, res: Result<Message, String>) {
+        let (Some(w), Some(edge)) = (&self.wiring, self.edges.get_mut(&id)) else {
+            return;
+        };
+        let now = w.dp.clock.now();
+        let in_use = w.book.get(id).map_or(FecScheme::Off, |r| r.fec);
+        match res {
+            Ok(Message::FecSwitch {
+                fec: accepted,
+                from_seq: peer_from,
+                ..
+            }) => {
+                let pps = Some(edge.control.pps());
+                if let Err(e) = apply_edge_switch(&w.dp, id, accepted, pps, own_from, peer_from) {
+                    tracing::warn!(session = %id, error = %e, "FEC switch not applied");
+                    return;
+                }
+                edge.control.done(accepted, now);
+                w.book.fec_changed(id, accepted, now);
+                let est = edge.control.estimate();
+                tracing::info!(
+                    session = %id,
+                    role = "edge",
+                    from = %scheme_name(in_use),
+                    to = %scheme_name(accepted),
+                    loss_ppm = est.map(|e| e.loss_ppm),
+                    pps = est.map(|e| e.pps),
+                    "FEC scheme changed"
+                );
+            }
+            Ok(other) => {
+                // Refused: the proxy armed nothing, so both ends simply stay where they are.
+                edge.control.refused(in_use, now);
+                tracing::warn!(session = %id, answer = ?other, "FEC switch refused by the proxy");
+            }
+            // No answer: the proxy may have armed this switch point, so it is retried as is.
+            Err(e) => tracing::debug!(session = %id, error = %e, "FEC switch unanswered; retrying"),
+        }
     }
 }
 
 impl Actor for FecActor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(w) = &self.wiring {
+            ctx.run_interval(w.period, |act, ctx| act.tick(ctx));
+        }
+    }
+}
+
+/// Stops the actor after a last refresh (summaries of the sessions that ended), releasing
+/// its handle on the data plane.
+impl Handler<crate::session::Stop> for FecActor {
+    type Result = ();
+    fn handle(&mut self, _msg: crate::session::Stop, ctx: &mut Context<Self>) {
+        self.refresh();
+        self.wiring = None;
+        self.edges.clear();
+        ctx.stop();
+    }
 }
 
 /// The scheme and group deadline an edge proposes for a new session of `game`.
@@ -60,5 +320,65 @@ impl Handler<AcceptFec> for FecActor {
     type Result = MessageResult<AcceptFec>;
     fn handle(&mut self, msg: AcceptFec, _ctx: &mut Context<Self>) -> Self::Result {
         MessageResult(fec_policy::accept(msg.0))
+    }
+}
+
+/// A session was installed: record it and, for an edge session under `auto`, adapt its FEC.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct SessionUp {
+    /// Its record.
+    pub record: SessionRecord,
+    /// At an edge: the proxy to negotiate with.
+    pub proxy: Option<PeerSpec>,
+    /// The game profile's packet rate, when known.
+    pub game_pps: Option<u32>,
+}
+
+impl Handler<SessionUp> for FecActor {
+    type Result = ();
+    fn handle(&mut self, msg: SessionUp, _ctx: &mut Context<Self>) {
+        let Some(w) = &self.wiring else {
+            return;
+        };
+        let id = msg.record.id;
+        if let (Some(proxy), FecSetting::Auto) = (msg.proxy, self.setting) {
+            let now: Micros = w.dp.clock.now();
+            let control = FecControl::new(w.config, msg.record.fec, msg.game_pps, now);
+            self.edges.insert(
+                id,
+                EdgeFec {
+                    control,
+                    proxy,
+                    busy: false,
+                },
+            );
+        }
+        w.book.insert(msg.record);
+    }
+}
+
+/// An edge's FEC request to this proxy (`FecSwitch`, `FecReport`), from its control address.
+#[derive(Debug, Message)]
+#[rtype(result = "Envelope")]
+pub struct PeerFec {
+    /// Who sent it.
+    pub peer: PeerInfo,
+    /// The request.
+    pub env: Envelope,
+}
+
+impl Handler<PeerFec> for FecActor {
+    type Result = MessageResult<PeerFec>;
+    fn handle(&mut self, msg: PeerFec, _ctx: &mut Context<Self>) -> Self::Result {
+        let rid = msg.env.request_id;
+        MessageResult(match &self.wiring {
+            Some(w) => fec_serve::serve(&w.dp, &w.book, msg.peer.addr, msg.env, w.dp.clock.now()),
+            None => crate::control::error_reply(
+                rid,
+                lightspeed_protocol::control::ErrorCode::Internal,
+                "FEC changes are not served here",
+            ),
+        })
     }
 }

@@ -21,6 +21,18 @@ pub fn auto_deadline(game_pps: Option<u32>) -> Duration {
     Duration::from_micros(1_000_000 / u64::from(pps) + 1_000)
 }
 
+/// Group deadline of `scheme` at `pps` packets/s: `(k − 1)` packet gaps plus 1 ms for block
+/// codes, so a group closes on its `k`-th packet (as `routing::adaptive_fec` predicts), and
+/// one gap plus 1 ms otherwise (the sliding code and duplication ignore it).
+pub fn deadline_for(scheme: FecScheme, pps: Option<u32>) -> Duration {
+    let gap = auto_deadline(pps) - Duration::from_millis(1);
+    let k = match scheme {
+        FecScheme::Xor { k } | FecScheme::ReedSolomon { k, .. } => u32::from(k.max(2)),
+        _ => 2,
+    };
+    gap * (k - 1) + Duration::from_millis(1)
+}
+
 /// The scheme and group deadline for a new session.
 pub fn choose_with_deadline(
     setting: FecSetting,
@@ -77,6 +89,15 @@ mod tests {
         assert_eq!(
             choose_with_deadline(FecSetting::Xor { k: 3 }, Duration::from_millis(2), Some(30)).1,
             Duration::from_millis(2)
+        );
+        assert_eq!(
+            deadline_for(FecScheme::Xor { k: 4 }, Some(64)),
+            Duration::from_micros(3 * 15_625 + 1_000)
+        );
+        assert_eq!(deadline_for(AUTO, Some(128)), auto_deadline(Some(128)));
+        assert_eq!(
+            deadline_for(FecScheme::ReedSolomon { k: 3, m: 2 }, None),
+            Duration::from_micros(2 * 15_625 + 1_000)
         );
         assert_eq!(
             accept(FecScheme::ReedSolomon { k: 0, m: 3 }),

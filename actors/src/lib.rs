@@ -6,7 +6,7 @@
 //! | actor | core (pure, unit-tested) |
 //! |---|---|
 //! | [`session::SessionActor`] | [`admission`] (admit/refuse), the data-plane session cores of `lightspeed-mesh` |
-//! | [`fec_actor::FecActor`] | [`fec_policy`] |
+//! | [`fec_actor::FecActor`] | [`fec_policy`], [`fec_control`] (adaptive FEC per session over `routing::adaptive_fec`) |
 //! | [`route::RouteActor`] | [`route::static_path`] |
 //! | [`discovery::DiscoveryActor`] | the configured peer list; `lightspeed_mesh::membership::Membership` via [`gossip::Gossip`] |
 //! | [`health::HealthActor`] | [`health::snapshot`] over the endpoint estimators; `lightspeed_mesh::topology::LinkProber` via [`link_probe::ProbeDriver`] |
@@ -15,11 +15,14 @@
 //! and remove entries of the data plane's session table, which the packet loops read.
 //!
 //! Layout: `spec.rs` (what a node is asked to be), `fec_setting.rs` (the operator's FEC
-//! setting and its syntax), `node.rs` (assembly and shutdown), `node_gossip.rs` (building the gossip half),
-//! `control.rs` (QUIC ↔ actor bridge, client pool), `link_probe.rs` (data-port link probing
-//! and what discovery and health share about links), `topology_sync.rs` (full topology sync
-//! over the control plane), `routing/` (path, failover and adaptive
-//! FEC cores, not yet driven by an actor), one file per actor and per core.
+//! setting and its syntax), `fec_serve.rs` (FEC changes on the data plane, the proxy's
+//! answers), `session_view.rs` + `session_rows.rs` (session records for `/api/sessions`,
+//! metrics and the end-of-session summary), `node.rs` (assembly and shutdown),
+//! `node_gossip.rs` (building the gossip half), `control.rs` (QUIC ↔ actor bridge, client
+//! pool), `link_probe.rs` (data-port link probing and what discovery and health share about
+//! links), `topology_sync.rs` (full topology sync over the control plane), `routing/` (path,
+//! failover and adaptive FEC cores; the FEC one is driven by the FecActor), one file per
+//! actor and per core.
 
 #![forbid(unsafe_code)]
 
@@ -27,7 +30,9 @@ pub mod admission;
 pub mod control;
 pub mod discovery;
 pub mod fec_actor;
+pub mod fec_control;
 pub mod fec_policy;
+pub mod fec_serve;
 pub mod fec_setting;
 pub mod gossip;
 pub mod health;
@@ -38,5 +43,7 @@ mod node_gossip;
 pub mod route;
 pub mod routing;
 pub mod session;
+pub mod session_rows;
+pub mod session_view;
 pub mod spec;
 pub mod topology_sync;

@@ -25,13 +25,14 @@ use lightspeed_protocol::SessionKey;
 
 use crate::control::{Bridge, ClientPool};
 use crate::discovery::{self, DiscoveryActor, Inbound, Leave, Reload, RolesChanged};
-use crate::fec_actor::FecActor;
+use crate::fec_actor::{FecActor, Wiring};
 use crate::health::{HealthActor, HealthSnapshot};
 use crate::link_probe::{LinkShare, ProbeDriver};
 use crate::mesh_view::MeshView;
 use crate::node_gossip::{GossipLinks, gossip_for};
 use crate::route::RouteActor;
 use crate::session::{CloseAll, Event, SessionActor, Stop};
+use crate::session_view::SessionBook;
 use crate::spec::{FecSetting, NodeSpec, SharedRoles};
 
 /// Data-plane events buffered for the session actor. New flows and path events are rare; 1024
@@ -87,7 +88,10 @@ pub struct NodeHandle {
     pub roles: SharedRoles,
     /// The mesh as this node sees it (members, topology), refreshed by discovery.
     pub view: MeshView,
+    /// The node's sessions (`/api/sessions`), refreshed by the FecActor.
+    pub book: SessionBook,
     session: Addr<SessionActor>,
+    fec: Addr<FecActor>,
     discovery: Addr<DiscoveryActor>,
     links: Option<Arc<DatagramLinks>>,
     control: Option<ControlServer>,
@@ -115,6 +119,16 @@ pub async fn start_with(
     spec: NodeSpec,
     counters: Arc<Counters>,
     view: MeshView,
+) -> Result<NodeHandle, StartError> {
+    start_with_book(spec, counters, view, SessionBook::default()).await
+}
+
+/// [`start_with`], keeping the session records in `book` (the admin API's handle).
+pub async fn start_with_book(
+    spec: NodeSpec,
+    counters: Arc<Counters>,
+    view: MeshView,
+    book: SessionBook,
 ) -> Result<NodeHandle, StartError> {
     let trust = MeshTrust::load(&spec.tls.ca_cert)?;
     let identity = match (&spec.tls.cert, &spec.tls.key) {
@@ -211,12 +225,24 @@ pub async fn start_with(
         _ => (DiscoveryActor::new(&spec.peers).start(), None),
     };
     let route = RouteActor::with_discovery(Arc::clone(&spec), discovery.clone()).start();
-    let fec = FecActor::new(fec_setting, fec_deadline).start();
     let pool = Arc::new(ClientPool::new(identity.clone(), trust));
+    book.set_clock(dp.clock);
+    let fec = FecActor::wired(
+        fec_setting,
+        fec_deadline,
+        Wiring {
+            dp: Arc::clone(&dp),
+            pool: Arc::clone(&pool),
+            book: book.clone(),
+            config: Default::default(),
+            period: Duration::from_secs(1),
+        },
+    )
+    .start();
     let session = SessionActor::new(
         Arc::clone(&spec),
         Arc::clone(&dp),
-        fec,
+        fec.clone(),
         route,
         discovery.clone(),
         Arc::clone(&pool),
@@ -289,7 +315,9 @@ pub async fn start_with(
         health,
         roles,
         view,
+        book,
         session,
+        fec,
         discovery,
         links,
         control,
@@ -358,6 +386,8 @@ impl NodeHandle {
         for id in self.dp.table.entries().iter().map(|e| e.id) {
             self.dp.remove_session(id);
         }
+        // Logs the summaries of the sessions just ended and lets go of the data plane.
+        let _ = self.fec.send(Stop).await;
         // Let the aborted loops drop their handles on the data plane (and its sockets).
         tokio::task::yield_now().await;
     }

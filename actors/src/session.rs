@@ -39,9 +39,10 @@ use lightspeed_protocol::{SessionId, SessionKey};
 use crate::admission::{Admission, Request};
 use crate::control::{ClientPool, decode, encode, error_reply};
 use crate::discovery::{DiscoveryActor, LookupPeer};
-use crate::fec_actor::{AcceptFec, FecActor, ProposeFec};
+use crate::fec_actor::{AcceptFec, FecActor, PeerFec, ProposeFec, SessionUp};
 use crate::fec_policy::{self, DECODER_SLOTS};
 use crate::route::{PathFor, RouteActor};
+use crate::session_view::{SessionRecord, SessionRole};
 use crate::spec::{NodeSpec, SharedRoles};
 use lightspeed_mesh::identity::{MeshTrust, TokenVerifier};
 
@@ -103,6 +104,16 @@ pub fn codecs(scheme: FecScheme, deadline: Duration) -> Result<Codecs, SetupErro
         Some(new_encoder(scheme, deadline)?),
         Some(new_decoder(scheme, DECODER_SLOTS)?),
     ))
+}
+
+/// The game profile's packet rate, upstream or downstream.
+fn game_pps(game: Option<&str>, upstream: bool) -> Option<u32> {
+    let p = lightspeed_edge::profiles::profile(game?)?;
+    Some(if upstream {
+        p.upstream.pps
+    } else {
+        p.downstream.pps
+    })
 }
 
 fn random_trace() -> Option<TraceContext> {
@@ -191,6 +202,10 @@ impl SessionActor {
         let request_id = self.next_request;
         self.next_request += 1;
         let (route, fec, pool) = (self.route.clone(), self.fec.clone(), Arc::clone(&self.pool));
+        let (me, game_pps) = (
+            self.spec.name.clone(),
+            game_pps(rspec.game.as_deref(), true),
+        );
         let setup = async move {
             let path = route
                 .send(PathFor {
@@ -229,14 +244,14 @@ impl SessionActor {
                     data_addr,
                     fec,
                     ..
-                } => Ok((session, key, data_addr, fec, deadline, env.trace)),
+                } => Ok((session, key, data_addr, fec, deadline, env.trace, path)),
                 Message::Error { code, message } => Err(SetupError::Refused { code, message }),
                 _ => Err(SetupError::Unexpected),
             }
         };
         let keepalive = edge.keepalive;
         ctx.spawn(setup.into_actor(self).map(move |res, act, _ctx| {
-            let installed = res.and_then(|(id, key, first_hop, scheme, deadline, trace)| {
+            let installed = res.and_then(|(id, key, first_hop, scheme, deadline, trace, path)| {
                 let now = act.dp.clock.now();
                 let (enc, dec) = codecs(scheme, deadline)?;
                 let session = EdgeSession::new(
@@ -251,6 +266,14 @@ impl SessionActor {
                     now,
                 );
                 act.dp.install_edge(id, key, session, redirect, client)?;
+                let mut names = vec![me];
+                names.extend(path.relays.iter().map(|r| r.name.clone()));
+                names.push(path.proxy.name.clone());
+                act.fec.do_send(SessionUp {
+                    record: SessionRecord::new(id, SessionRole::Edge, names, scheme, now),
+                    proxy: Some(path.proxy),
+                    game_pps,
+                });
                 tracing::info!(
                     session = %id,
                     %client,
@@ -288,7 +311,15 @@ impl SessionActor {
                 fec,
                 path,
             } if self.holds(Role::Proxy) => {
-                self.admit(id, env.trace, token, target, game, fec, path)
+                self.admit(id, env.trace, token, target, game, fec, path, peer.addr)
+            }
+            Message::FecSwitch { .. } | Message::FecReport { .. } if self.holds(Role::Proxy) => {
+                let fec = self.fec.clone();
+                let fallback = error_reply(id, ErrorCode::Internal, "node shutting down");
+                Box::pin(
+                    async move { fec.send(PeerFec { peer, env }).await.unwrap_or(fallback) }
+                        .into_actor(self),
+                )
             }
             Message::RelayInstall {
                 session,
@@ -355,6 +386,7 @@ impl SessionActor {
         game: Option<String>,
         proposed: FecScheme,
         path: Vec<HopSpec>,
+        edge_control: SocketAddr,
     ) -> ResponseActFuture<Self, Envelope> {
         let decision = self.admission.decide(&Request {
             token: &token.0,
@@ -382,6 +414,9 @@ impl SessionActor {
             SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         });
         let relay_key = key.clone();
+        let mut names = vec![edge_control.to_string()];
+        names.extend(path.iter().map(|h| h.node.clone()));
+        names.push(self.spec.name.clone());
         let setup = async move {
             let scheme = fec.send(AcceptFec(proposed)).await?;
             let (chain, first_hop) = crate::route::relay_chain(&path, advertise);
@@ -426,6 +461,13 @@ impl SessionActor {
                 let session = ProxySession::new(Endpoint::new(id, enc, dec, now), act.limiter());
                 act.dp
                     .install_proxy(id, key.clone(), session, Arc::new(egress))?;
+                let mut record = SessionRecord::new(id, SessionRole::Proxy, names, scheme, now);
+                record.edge_control = Some(edge_control);
+                act.fec.do_send(SessionUp {
+                    record,
+                    proxy: None,
+                    game_pps: pps,
+                });
                 tracing::info!(session = %id, %target, fec = ?scheme, "proxy session admitted");
                 Ok(Envelope::new(
                     request_id,

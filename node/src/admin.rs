@@ -1,5 +1,6 @@
 //! The admin HTTP server: `GET /health` (JSON), `GET /metrics` (OpenMetrics text),
-//! `GET /api/members`, `GET /api/topology` (JSON) and `GET|POST /api/roles`.
+//! `GET /api/members`, `GET /api/topology`, `GET /api/sessions` (JSON) and
+//! `GET|POST /api/roles`.
 //!
 //! Unauthenticated by design, so it listens on loopback by default (`node.admin_listen`).
 //! Handlers only read shared state; nothing here can slow the packet path.
@@ -16,9 +17,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use lightspeed_actors::mesh_view::{GossipCounters, MemberRow, MeshView};
+use lightspeed_actors::session_view::{SessionBook, SessionRow, row};
 use lightspeed_mesh::Role;
 use lightspeed_mesh::dataplane::Counters;
 use lightspeed_mesh::topology::NodeSnapshot;
+use lightspeed_protocol::Micros;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
@@ -41,6 +44,8 @@ pub struct AdminState {
     pub sessions: Arc<AtomicUsize>,
     /// The mesh as the node sees it (members, topology, gossip counters).
     pub mesh: MeshView,
+    /// The node's session records (`/api/sessions`, FEC and path metrics).
+    pub book: SessionBook,
     role_tx: mpsc::Sender<RoleRequest>,
     role_rx: Arc<Mutex<Option<mpsc::Receiver<RoleRequest>>>>,
 }
@@ -72,6 +77,7 @@ impl AdminState {
             counters: Arc::new(Counters::default()),
             sessions: Arc::new(AtomicUsize::new(0)),
             mesh: MeshView::default(),
+            book: SessionBook::default(),
             role_tx,
             role_rx: Arc::new(Mutex::new(Some(role_rx))),
         }
@@ -140,6 +146,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/api/members", get(members))
         .route("/api/topology", get(topology))
+        .route("/api/sessions", get(sessions))
         .route("/api/roles", get(roles_get).post(roles_set))
         .with_state(state)
 }
@@ -149,7 +156,7 @@ async fn health(State(state): State<AdminState>) -> axum::Json<Health> {
 }
 
 async fn metrics_text(State(state): State<AdminState>) -> Response {
-    match metrics::render(&state.counters, &state.sessions, &state.mesh) {
+    match metrics::render(&state.counters, &state.sessions, &state.mesh, &state.book) {
         Ok(body) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response(),
         Err(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -243,6 +250,24 @@ async fn topology(State(state): State<AdminState>) -> axum::Json<TopologyBody> {
     })
 }
 
+/// `GET /api/sessions` body.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SessionsBody {
+    /// Sessions this node is an end of (edge or proxy), by id. Relays hold no figures.
+    pub sessions: Vec<SessionRow>,
+}
+
+/// The `/api/sessions` body for `book` at `now` (the data plane's clock).
+pub fn sessions_body(book: &SessionBook, now: Micros) -> SessionsBody {
+    SessionsBody {
+        sessions: book.records().iter().map(|r| row(r, now)).collect(),
+    }
+}
+
+async fn sessions(State(state): State<AdminState>) -> axum::Json<SessionsBody> {
+    axum::Json(sessions_body(&state.book, state.book.now()))
+}
+
 async fn roles_get(State(state): State<AdminState>) -> axum::Json<RolesBody> {
     axum::Json(RolesBody {
         roles: state.roles(),
@@ -290,4 +315,93 @@ pub async fn serve(
         .with_graceful_shutdown(async move { shutdown.requested().await })
         .await
         .context("admin HTTP server failed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lightspeed_actors::session_view::{SessionRecord, SessionRole};
+    use lightspeed_protocol::SessionId;
+    use lightspeed_protocol::control::LinkReport;
+    use lightspeed_protocol::fec::FecScheme;
+
+    #[test]
+    fn sessions_json_has_the_documented_shape() {
+        let book = SessionBook::default();
+        let mut r = SessionRecord::new(
+            SessionId(0xab),
+            SessionRole::Edge,
+            vec!["edge-bkk".into(), "relay-sgp".into(), "proxy-lax".into()],
+            FecScheme::Off,
+            Micros(0),
+        );
+        r.local = LinkReport {
+            data_sent: 100,
+            expected: 200,
+            received: 190,
+            delivered: 99,
+            recovered: 9,
+            peer_data_sent: 100,
+            delivered_then: 99,
+            srtt_us: 191_500,
+        };
+        book.insert(r);
+        book.fec_changed(SessionId(0xab), FecScheme::Xor { k: 4 }, Micros(2_000_000));
+        let json = serde_json::to_value(sessions_body(&book, Micros(5_000_000))).unwrap();
+        let s = &json["sessions"][0];
+        let keys = |v: &serde_json::Value| {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(
+            keys(s),
+            [
+                "age_ms",
+                "direct_rtt_ms",
+                "downstream",
+                "fec",
+                "id",
+                "jitter_ms",
+                "path",
+                "path_switches",
+                "role",
+                "rtt_ms",
+                "saved_ms",
+                "upstream"
+            ]
+        );
+        assert_eq!(
+            keys(&s["upstream"]),
+            [
+                "delivered",
+                "loss_after_fec",
+                "loss_before_fec",
+                "recovered",
+                "sent"
+            ]
+        );
+        assert_eq!(
+            keys(&s["fec"]),
+            ["changes", "last_change_ms_ago", "scheme", "used"]
+        );
+        assert_eq!(s["id"], "000000ab");
+        assert_eq!(s["role"], "edge");
+        assert_eq!(s["path"][1], "relay-sgp");
+        assert_eq!(s["age_ms"], 5_000);
+        assert_eq!(s["rtt_ms"], 191.5);
+        assert_eq!(s["fec"]["scheme"], "xor(4)");
+        assert_eq!(s["fec"]["changes"], 1);
+        assert_eq!(s["fec"]["last_change_ms_ago"], 3_000);
+        assert_eq!(s["fec"]["used"], serde_json::json!(["off", "xor(4)"]));
+        assert_eq!(s["downstream"]["loss_before_fec"], 0.05);
+        assert_eq!(s["downstream"]["loss_after_fec"], 0.01);
+        assert_eq!(s["downstream"]["recovered"], 9);
+        // Nothing reported by the proxy yet, and no direct measurement: nulls, not zeros.
+        assert!(s["upstream"]["loss_before_fec"].is_null());
+        assert!(s["downstream"]["sent"].is_null());
+        assert!(s["direct_rtt_ms"].is_null());
+        assert!(s["saved_ms"].is_null());
+        assert_eq!(s["path_switches"], 0);
+    }
 }

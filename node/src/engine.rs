@@ -154,10 +154,14 @@ pub async fn run(
     }
     // StartError's message already carries its cause's text (`binding ...: Address in use`);
     // chained with `.context`, the binary's `{:#}` would print every cause twice.
-    let node =
-        lightspeed_actors::node::start_with(spec, Arc::clone(&admin.counters), admin.mesh.clone())
-            .await
-            .map_err(|e| anyhow::anyhow!("starting the node: {e}"))?;
+    let node = lightspeed_actors::node::start_with_book(
+        spec,
+        Arc::clone(&admin.counters),
+        admin.mesh.clone(),
+        admin.book.clone(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("starting the node: {e}"))?;
     let mut role_requests = admin.take_role_requests();
     let mut gauge = tokio::time::interval(GAUGE_PERIOD);
     loop {

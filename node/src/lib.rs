@@ -17,5 +17,6 @@ pub mod mesh_cmd;
 pub mod metrics;
 pub mod ml;
 pub mod reload;
+mod session_metrics;
 pub mod shutdown;
 pub mod telemetry;

@@ -20,7 +20,8 @@
 //! - `telemetry.rs`: tracing subscriber (human or JSON, `RUST_LOG`).
 //! - `lifecycle.rs`: runtime, admin server, engine, signals, 5 s shutdown grace.
 //! - `reload.rs`: SIGHUP config reload (roles, peers, seeds, reach book).
-//! - `admin.rs`, `metrics.rs`: the admin routes and the OpenMetrics exporter.
+//! - `admin.rs`, `metrics.rs`, `session_metrics.rs`: the admin routes and the OpenMetrics
+//!   exporter (session families from the session book).
 //! - `shutdown.rs`: the shutdown signal handed to every task.
 //! - `engine.rs`: the node engine's entry point; `demo.rs`: the demo's.
 //! - `ml/`: `ml train` / `ml evaluate`, and the routing recording file.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lightspeed_actors::mesh_view::{MemberStatus, MeshView};
+use lightspeed_actors::session_view::SessionBook;
 use lightspeed_mesh::dataplane::counters::RTT_BUCKETS;
 use lightspeed_mesh::dataplane::{Counters, Direction, DropReason};
 use prometheus_client::collector::Collector;
@@ -28,6 +29,7 @@ struct NodeCollector {
     counters: Arc<Counters>,
     sessions: Arc<AtomicUsize>,
     mesh: MeshView,
+    book: SessionBook,
 }
 
 fn counter(enc: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u64) -> fmt::Result {
@@ -118,6 +120,7 @@ impl Collector for NodeCollector {
             MetricType::Histogram,
         )?;
         m.encode_histogram::<NoLabelSet>(snap.sum_seconds, count, &buckets, None)?;
+        crate::session_metrics::encode(&mut enc, &self.book)?;
         self.encode_mesh(&mut enc)
     }
 }
@@ -175,17 +178,19 @@ impl NodeCollector {
     }
 }
 
-/// The OpenMetrics text for the given counters and session count.
+/// The OpenMetrics text for the given counters, session count, mesh and session records.
 pub fn render(
     counters: &Arc<Counters>,
     sessions: &Arc<AtomicUsize>,
     mesh: &MeshView,
+    book: &SessionBook,
 ) -> Result<String, fmt::Error> {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(NodeCollector {
         counters: Arc::clone(counters),
         sessions: Arc::clone(sessions),
         mesh: Arc::clone(mesh),
+        book: book.clone(),
     }));
     let mut out = String::with_capacity(4096);
     prometheus_client::encoding::text::encode(&mut out, &registry)?;
@@ -214,7 +219,13 @@ mod tests {
         counters.fec_recovered();
         counters.fec_parity_sent();
         counters.fec_parity_sent();
-        let text = render(&counters, &sessions, &MeshView::default()).unwrap();
+        let text = render(
+            &counters,
+            &sessions,
+            &MeshView::default(),
+            &SessionBook::default(),
+        )
+        .unwrap();
 
         let v = |s: &str| value(&text, s);
         assert_eq!(
@@ -237,6 +248,12 @@ mod tests {
         assert_eq!(v("lightspeed_sessions"), Some(3.0));
         assert_eq!(v("lightspeed_fec_recovered_total"), Some(1.0));
         assert_eq!(v("lightspeed_fec_parity_sent_total"), Some(2.0));
+        assert_eq!(v("lightspeed_fec_scheme_changes_total"), Some(0.0));
+        assert_eq!(v("lightspeed_sessions_by_fec{scheme=\"off\"}"), Some(0.0));
+        assert_eq!(
+            v("lightspeed_session_loss_ratio{direction=\"upstream\",stage=\"after_fec\"}"),
+            Some(0.0)
+        );
         assert!(text.contains("# TYPE lightspeed_rtt_seconds histogram\n"));
         assert!(text.contains("# UNIT lightspeed_rtt_seconds seconds\n"));
         assert!(text.ends_with("# EOF\n"));
@@ -249,7 +266,13 @@ mod tests {
         for us in [300, 800, 800, 40_000, 2_000_000] {
             counters.rtt(Duration::from_micros(us));
         }
-        let text = render(&counters, &sessions, &MeshView::default()).unwrap();
+        let text = render(
+            &counters,
+            &sessions,
+            &MeshView::default(),
+            &SessionBook::default(),
+        )
+        .unwrap();
         let v = |s: &str| value(&text, s);
         assert_eq!(v("lightspeed_rtt_seconds_bucket{le=\"0.0005\"}"), Some(1.0));
         assert_eq!(v("lightspeed_rtt_seconds_bucket{le=\"0.001\"}"), Some(3.0));

@@ -19,6 +19,7 @@ use lightspeed_protocol::time::rtt_from_echo;
 use lightspeed_protocol::{Micros, SessionId};
 
 use super::DropReason;
+use super::fec_switch::{self, FecSwitch, SWITCH_SEQ_JUMP};
 use super::relay::replay_reason;
 
 /// Where an endpoint's effects go.
@@ -60,18 +61,29 @@ pub struct EndpointStats {
     pub first_seq: Option<u64>,
     /// Highest extended sequence number received.
     pub highest_seq: u64,
+    /// Sequence numbers the peer jumped over at FEC switches (`fec_switch.rs`): not sent,
+    /// so not lost.
+    pub skipped: u64,
 }
 
 impl EndpointStats {
     /// Fraction of the peer's packets that did not arrive, from sequence-number gaps (before
     /// FEC: it counts parity as well as data).
     pub fn loss(&self) -> f64 {
+        match self.expected() {
+            0 => 0.0,
+            expected => 1.0 - (self.received.min(expected) as f64 / expected as f64),
+        }
+    }
+
+    /// Packets the peer sent as far as sequence numbers tell (all types, switch jumps
+    /// excluded); 0 before the first.
+    pub fn expected(&self) -> u64 {
         match self.first_seq {
             Some(first) if self.highest_seq >= first => {
-                let expected = self.highest_seq - first + 1;
-                1.0 - (self.received.min(expected) as f64 / expected as f64)
+                (self.highest_seq - first + 1).saturating_sub(self.skipped)
             }
-            _ => 0.0,
+            _ => 0,
         }
     }
 }
@@ -85,6 +97,7 @@ pub struct Endpoint {
     replay_in: ReplayWindow,
     encoder: Option<Box<dyn FecEncoder>>,
     decoder: Option<Box<dyn FecDecoder>>,
+    fec_switch: FecSwitch,
     scratch: Box<[u8]>,
     last_transit: Option<i64>,
     jitter_us_x16: u64,
@@ -118,6 +131,7 @@ impl Endpoint {
             replay_in: ReplayWindow::new(),
             encoder,
             decoder,
+            fec_switch: FecSwitch::default(),
             scratch: vec![0u8; MAX_PARITY_PAYLOAD].into_boxed_slice(),
             last_transit: None,
             jitter_us_x16: 0,
@@ -134,6 +148,54 @@ impl Endpoint {
     ) {
         self.encoder = encoder;
         self.decoder = decoder;
+    }
+
+    /// The sequence number to announce as the first of a new FEC scheme in this endpoint's
+    /// sending direction (`fec_switch.rs`).
+    pub fn fec_switch_seq(&self) -> u32 {
+        self.seq_out.wrapping_add(SWITCH_SEQ_JUMP)
+    }
+
+    /// Whether `seq` lies after every peer packet accepted so far (a valid switch point).
+    pub fn peer_seq_ahead(&self, seq: u32) -> bool {
+        let highest = self.replay_in.highest();
+        highest.is_none_or(|h| fec_switch::extend(Some(h), seq) > h)
+    }
+
+    /// Peer packets numbered `from_seq` and later are decoded with `decoder` (`None`: FEC
+    /// off); earlier ones keep the current decoder.
+    pub fn arm_fec_rx(&mut self, decoder: Option<Box<dyn FecDecoder>>, from_seq: u32) {
+        let highest = self.replay_in.highest();
+        self.fec_switch.arm(decoder, from_seq, highest);
+    }
+
+    /// Sends with `encoder` from now on, numbering from `at` (announced to the peer earlier
+    /// by [`Endpoint::fec_switch_seq`]).
+    pub fn switch_fec_tx(&mut self, encoder: Option<Box<dyn FecEncoder>>, at: u32) {
+        self.encoder = encoder;
+        // Only forward: numbering backwards would hit the peer's replay window.
+        if (at.wrapping_sub(self.seq_out) as i32) > 0 {
+            self.seq_out = at.wrapping_sub(1);
+        }
+    }
+
+    /// Like [`Endpoint::switch_fec_tx`], but only once a peer packet numbered `after_peer_seq`
+    /// or later arrives: the peer sends those only after arming its own decoder.
+    pub fn schedule_fec_tx(
+        &mut self,
+        encoder: Option<Box<dyn FecEncoder>>,
+        at: u32,
+        after_peer_seq: u32,
+    ) {
+        let highest = self.replay_in.highest();
+        self.fec_switch
+            .schedule_tx(encoder, at, after_peer_seq, highest);
+    }
+
+    /// Whether a FEC switch waits: a sender switch for the peer, or an armed decoder for its
+    /// first packet.
+    pub fn fec_switch_pending(&self) -> bool {
+        self.fec_switch.tx_pending() || self.fec_switch.rx_armed()
     }
 
     /// Where packets go; `None` until known (a proxy learns it from an authenticated Bind).
@@ -262,7 +324,14 @@ impl Endpoint {
         out: &mut impl EndpointOutput,
     ) -> Result<Option<PacketType>, DropReason> {
         let h = &packet.header;
-        let ext = self.replay_in.accept(h.seq).map_err(replay_reason)?;
+        let (ext, tx) = self
+            .fec_switch
+            .accept(&mut self.replay_in, h.seq, &mut self.decoder)
+            .map_err(replay_reason)?;
+        if let Some(tx) = tx {
+            self.switch_fec_tx(tx.encoder, tx.at);
+        }
+        self.stats.skipped = self.fec_switch.skipped();
         self.last_seen = now;
         self.stats.received += 1;
         self.stats.first_seq.get_or_insert(ext);
@@ -270,7 +339,8 @@ impl Endpoint {
         self.observe_transit(now, h.timestamp);
         match h.packet_type {
             PacketType::Data => {
-                let verdict = match (self.decoder.as_mut(), h.fec.is_some()) {
+                let dec = self.fec_switch.decoder(ext, &mut self.decoder);
+                let verdict = match (dec, h.fec.is_some()) {
                     (Some(dec), true) => dec
                         .on_data(now, h.fec, packet.payload)
                         .map_err(|_| DropReason::FecRejected)?,
@@ -285,7 +355,10 @@ impl Endpoint {
                 Ok(None)
             }
             PacketType::Parity => {
-                let dec = self.decoder.as_mut().ok_or(DropReason::WrongType)?;
+                let dec = self
+                    .fec_switch
+                    .decoder(ext, &mut self.decoder)
+                    .ok_or(DropReason::WrongType)?;
                 dec.on_parity(now, h.fec, packet.payload)
                     .map_err(|_| DropReason::FecRejected)?;
                 self.drain_recovered(out);
@@ -323,14 +396,15 @@ impl Endpoint {
     }
 
     fn drain_recovered(&mut self, out: &mut impl EndpointOutput) {
-        let Some(dec) = self.decoder.as_mut() else {
-            return;
-        };
-        while let Some(rec) = dec.poll_recovered(&mut self.scratch) {
-            out.deliver(&self.scratch[..rec.len]);
-            out.recovered();
-            self.stats.recovered += 1;
-            self.stats.delivered += 1;
+        // Packets of the previous scheme may still complete its groups after a switch.
+        let decoders = [self.decoder.as_deref_mut(), self.fec_switch.previous()];
+        for dec in decoders.into_iter().flatten() {
+            while let Some(rec) = dec.poll_recovered(&mut self.scratch) {
+                out.deliver(&self.scratch[..rec.len]);
+                out.recovered();
+                self.stats.recovered += 1;
+                self.stats.delivered += 1;
+            }
         }
     }
 

@@ -10,6 +10,8 @@
 //! - `relay.rs`: a relay's transit entry (pure).
 //! - `endpoint.rs`: the edge or proxy end of a session's tunnel (pure): sequence numbers, FEC,
 //!   replay, probes, RTT/jitter/loss.
+//! - `fec_switch.rs`: changing a running session's FEC scheme at an agreed sequence number
+//!   (pure), so no packet meets the wrong decoder.
 //! - `edge.rs` / `proxy.rs`: the role-specific session logic around an endpoint (pure): bind
 //!   handshake, keepalives, dead-path detection; binding only on authenticated Binds.
 //! - `io.rs`: the packet loops (data, redirect, egress, timers) driving the cores — the shell.
@@ -20,6 +22,7 @@ pub mod batch_io;
 pub mod counters;
 pub mod edge;
 pub mod endpoint;
+pub mod fec_switch;
 pub mod io;
 pub mod limiter;
 pub mod link_probe;

@@ -243,6 +243,8 @@ struct Leg {
     captured: Mutex<Vec<Vec<u8>>>,
     downstream: Mutex<Option<SocketAddr>>,
     dropped: [AtomicU64; 2],
+    /// The loss probability, as `f64` bits (changed by [`Forwarder::set_loss`]).
+    loss: AtomicU64,
 }
 
 /// A forwarder for one leg (edge ↔ relay): the edge sends to [`Forwarder::addr`], the packets
@@ -268,6 +270,7 @@ impl Forwarder {
             captured: Mutex::new(Vec::new()),
             downstream: Mutex::new(None),
             dropped: [AtomicU64::new(0), AtomicU64::new(0)],
+            loss: AtomicU64::new(loss.to_bits()),
         });
         let stop = Arc::new(AtomicBool::new(false));
         let up = {
@@ -291,7 +294,7 @@ impl Forwarder {
                             cap.push(buf[..n].to_vec());
                         }
                     }
-                    if rng.next_f64() < loss {
+                    if rng.next_f64() < f64::from_bits(leg.loss.load(Relaxed)) {
                         leg.dropped[0].fetch_add(1, Relaxed);
                         continue;
                     }
@@ -316,7 +319,7 @@ impl Forwarder {
                     let Some(to) = to.filter(|_| from == upstream) else {
                         continue;
                     };
-                    if rng.next_f64() < loss {
+                    if rng.next_f64() < f64::from_bits(leg.loss.load(Relaxed)) {
                         leg.dropped[1].fetch_add(1, Relaxed);
                         continue;
                     }
@@ -345,6 +348,11 @@ impl Forwarder {
     /// like a packet from the edge it has bound.
     pub(crate) fn inject(&self, bytes: &[u8]) {
         self.back.send_to(bytes, self.upstream).unwrap();
+    }
+
+    /// Changes the loss probability of both directions from now on.
+    pub(crate) fn set_loss(&self, loss: f64) {
+        self.leg.loss.store(loss.to_bits(), Relaxed);
     }
 
     /// Packets dropped (upstream, downstream).

@@ -151,7 +151,9 @@ pub enum Message {
         /// Idle time after which the entry is dropped (1..=[`MAX_IDLE_TIMEOUT_MS`]).
         idle_timeout_ms: u32,
     },
-    /// Either side: switch the session to another FEC scheme.
+    /// Either side: switch the session to another FEC scheme. Superseded by
+    /// [`Message::FecSwitch`], which carries the switch point a running session needs; nodes
+    /// answer it with [`ErrorCode::Malformed`]. Kept so that variant indices stay put.
     FecUpdate {
         /// The session to change.
         session: SessionId,
@@ -202,6 +204,69 @@ pub enum Message {
         /// The `from` of the next page; `None` after the last.
         next: Option<u32>,
     },
+    /// Edge → proxy: both directions of `session` change to `fec`; the edge's first packet
+    /// of the new scheme carries sequence number `from_seq`. The proxy answers with the same
+    /// variant: the scheme it accepted (both ends use it) and its own `from_seq`. Each end
+    /// decodes the peer's packets numbered before the peer's `from_seq` with the old scheme
+    /// (mesh `dataplane/fec_switch.rs`).
+    FecSwitch {
+        /// The session to change.
+        session: SessionId,
+        /// Its new scheme.
+        fec: FecScheme,
+        /// The sender's first sequence number of the new scheme.
+        from_seq: u32,
+    },
+    /// Edge → proxy, answered by the proxy with the same variant: the sender's figures of
+    /// `session`, so that each end knows the loss of both directions.
+    FecReport {
+        /// The session.
+        session: SessionId,
+        /// The sender's figures.
+        report: LinkReport,
+    },
+}
+
+/// One end's figures of a session, cumulative since it started: what it sent and what it
+/// measured on the direction it receives. Fixed size (eight integers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LinkReport {
+    /// Game datagrams this end sent.
+    pub data_sent: u64,
+    /// Packets the peer sent, by sequence numbers (all types, FEC switch jumps excluded).
+    pub expected: u64,
+    /// Authenticated packets received from the peer.
+    pub received: u64,
+    /// Game datagrams delivered locally (received or rebuilt).
+    pub delivered: u64,
+    /// Game datagrams rebuilt from parity.
+    pub recovered: u64,
+    /// The peer's `data_sent` from its latest report, taken as that report arrived; with
+    /// `delivered_then` it gives the loss after FEC without counting packets in flight.
+    pub peer_data_sent: u64,
+    /// This end's `delivered` when `peer_data_sent` arrived.
+    pub delivered_then: u64,
+    /// Smoothed RTT this end measured with its probes, µs (0: none; proxies do not probe).
+    pub srtt_us: u64,
+}
+
+impl LinkReport {
+    /// Fraction of the peer's packets lost before FEC; 0 before any arrived.
+    pub fn loss_before_fec(&self) -> f64 {
+        if self.expected == 0 {
+            return 0.0;
+        }
+        self.expected.saturating_sub(self.received) as f64 / self.expected as f64
+    }
+
+    /// Fraction of the peer's game datagrams never delivered (after FEC); `None` before the
+    /// peer's first report.
+    pub fn loss_after_fec(&self) -> Option<f64> {
+        (self.peer_data_sent > 0).then(|| {
+            self.peer_data_sent.saturating_sub(self.delivered_then) as f64
+                / self.peer_data_sent as f64
+        })
+    }
 }
 
 impl Message {
@@ -264,6 +329,20 @@ impl Message {
             }
             Message::TopologySync { .. } => Ok(()),
             Message::TopologyItems { items, .. } => validate_page(items),
+            Message::FecSwitch { session, fec, .. } => {
+                session_id("FecSwitch.session", *session)?;
+                fec_scheme("FecSwitch.fec", fec)
+            }
+            Message::FecReport { session, report } => {
+                session_id("FecReport.session", *session)?;
+                if report.recovered > report.delivered || report.delivered_then > report.delivered {
+                    return Err(ControlError::Invalid {
+                        field: "FecReport.report",
+                        reason: "more recovered, or delivered earlier, than delivered",
+                    });
+                }
+                Ok(())
+            }
         }
     }
 }

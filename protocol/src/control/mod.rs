@@ -51,8 +51,11 @@
 //! Message      = 0: SessionRequest  1: SessionGrant  2: SessionBind  3: SessionClose
 //!                4: RelayInstall    5: FecUpdate     6: RouteUpdate  7: Ack
 //!                8: Ping            9: Pong         10: Error
-//!               11: TopologySync   12: TopologyItems
+//!               11: TopologySync   12: TopologyItems  13: FecSwitch  14: FecReport
 //! SyncItem     = varint length, then that many bytes (<= 1024; a page <= 64 items, 12 KiB)
+//! FecSwitch    = session, fec: FecScheme, from_seq: varint u32
+//! FecReport    = session, report: 8 × varint u64 (data_sent, expected, received,
+//!                delivered, recovered, peer_data_sent, delivered_then, srtt_us)
 //! ```
 //!
 //! Encoders write minimal varints. Decoders also accept non-minimal ones (postcard does), so
@@ -73,7 +76,9 @@
 //! | `SessionBind` edge → proxy    | `Ack`          | `Error`       |
 //! | `SessionClose` either way     | `Ack`          | `Error`       |
 //! | `RelayInstall` proxy → relay  | `Ack`          | `Error`       |
-//! | `FecUpdate` either way        | `Ack`          | `Error`       |
+//! | `FecUpdate` (superseded)      | —              | `Error`       |
+//! | `FecSwitch` edge → proxy      | `FecSwitch`    | `Error`       |
+//! | `FecReport` edge → proxy      | `FecReport`    | `Error`       |
 //! | `RouteUpdate` edge → proxy    | `Ack`          | `Error`       |
 //! | `Ping` either way             | `Pong` (same nonce) | —        |
 //! | `TopologySync` node → node    | `TopologyItems` | `Error` (not a mesh node, no mesh) |
@@ -106,7 +111,7 @@ pub use envelope::{
 };
 pub use error::ControlError;
 pub use messages::{
-    ClientToken, CloseReason, ErrorCode, HopSpec, MAX_ERROR_MESSAGE_LEN, MAX_GAME_LEN,
+    ClientToken, CloseReason, ErrorCode, HopSpec, LinkReport, MAX_ERROR_MESSAGE_LEN, MAX_GAME_LEN,
     MAX_IDLE_TIMEOUT_MS, MAX_NODE_NAME_LEN, MAX_PATH_HOPS, MAX_TOKEN_LEN, Message,
 };
 pub use reader::FrameReader;

@@ -4,8 +4,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use lightspeed_protocol::control::{
-    ClientToken, CloseReason, Envelope, ErrorCode, HopSpec, MAX_PATH_HOPS, Message, TraceContext,
-    encode_frame,
+    ClientToken, CloseReason, Envelope, ErrorCode, HopSpec, LinkReport, MAX_PATH_HOPS, Message,
+    TraceContext, encode_frame,
 };
 use lightspeed_protocol::fec::FecScheme;
 use lightspeed_protocol::{SessionId, SessionKey};
@@ -170,6 +170,29 @@ pub fn message() -> impl Strategy<Value = Message> {
         any::<u64>().prop_map(|nonce| Message::Pong { nonce }),
         // Up to 64 chars of up to 4 bytes each stays within the 256-byte limit.
         (error_code(), ".{0,64}").prop_map(|(code, message)| Message::Error { code, message }),
+        (session_id(), fec_scheme(), any::<u32>()).prop_map(|(session, fec, from_seq)| {
+            Message::FecSwitch {
+                session,
+                fec,
+                from_seq,
+            }
+        }),
+        (session_id(), any::<[u64; 5]>()).prop_map(|(session, [sent, exp, rec, del, peer])| {
+            // Recovered and delivered_then never exceed delivered.
+            Message::FecReport {
+                session,
+                report: LinkReport {
+                    data_sent: sent,
+                    expected: exp,
+                    received: rec,
+                    delivered: del,
+                    recovered: del / 3,
+                    peer_data_sent: peer,
+                    delivered_then: del / 2,
+                    srtt_us: sent ^ exp,
+                },
+            }
+        }),
     ]
 }
 

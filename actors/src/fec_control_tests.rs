@@ -1,0 +1,127 @@
+use super::*;
+use crate::fec_policy::AUTO;
+
+const SEC: u64 = 1_000_000;
+
+/// Both ends' cumulative figures of a simulated session: `pps` game packets a second each
+/// way, every data packet followed by `parity` repair packets on average, and loss applied
+/// exactly (the running total of lost packets is the floor of the expected losses).
+#[derive(Default)]
+struct Sim {
+    edge: LinkReport,
+    proxy: LinkReport,
+    /// Expected losses so far, fractional.
+    due: f64,
+}
+
+impl Sim {
+    fn second(&mut self, pps: u64, parity: f64, loss: f64) {
+        let sent = (pps as f64 * (1.0 + parity)).round() as u64;
+        let before = (self.due + 1e-9).floor() as u64;
+        self.due += sent as f64 * loss;
+        let lost = (self.due + 1e-9).floor() as u64 - before;
+        for rx in [&mut self.proxy, &mut self.edge] {
+            rx.expected += sent;
+            rx.received += sent - lost;
+        }
+        self.edge.data_sent += pps;
+        self.proxy.data_sent += pps;
+    }
+}
+
+fn parity(scheme: FecScheme) -> f64 {
+    describe(scheme, Some(64)).overhead
+}
+
+#[test]
+fn clean_path_turns_fec_off_after_the_hold_and_loss_turns_it_back_on_within_two_seconds() {
+    let mut c = FecControl::new(FecConfig::default(), AUTO, Some(64), Micros(0));
+    let mut sim = Sim::default();
+    let mut scheme = AUTO;
+    let mut changes = Vec::new();
+    for t in 0..=40u64 {
+        let loss = if t >= 20 { 0.05 } else { 0.0 };
+        if t > 0 {
+            sim.second(64, parity(scheme), loss);
+        }
+        let now = Micros(t * SEC);
+        if let Some(choice) = c.observe(now, &sim.edge, &sim.proxy) {
+            c.begin(choice.scheme, 1_000 + t as u32, now);
+            assert!(c.observe(now, &sim.edge, &sim.proxy).is_none(), "pending");
+            c.done(choice.scheme, now);
+            scheme = choice.scheme;
+            changes.push((t, scheme));
+        }
+    }
+    // Off at the end of the 5 s hold. Loss from t = 19 s: after one lossy second the short
+    // window reads 2.5 % and FEC is on (RS(4,2)); after two it reads 5 % and protection goes
+    // up to RS(3,2), the cheapest scheme meeting 0.1 % at 5 % (docs/routing.md table), and
+    // stays there.
+    assert_eq!(
+        changes,
+        vec![
+            (5, FecScheme::Off),
+            (20, FecScheme::ReedSolomon { k: 4, m: 2 }),
+            (21, FecScheme::ReedSolomon { k: 3, m: 2 })
+        ]
+    );
+    let est = c.estimate().unwrap();
+    assert_eq!(est.pps, 64);
+    assert!((45_000..=55_000).contains(&est.loss_ppm), "{est:?}");
+}
+
+#[test]
+fn idle_game_decides_nothing_and_the_rate_is_the_slower_direction() {
+    let mut c = FecControl::new(FecConfig::default(), AUTO, None, Micros(0));
+    let mut sim = Sim::default();
+    for t in 0..20u64 {
+        // Keepalives only: 2 packets a second each way, far below MIN_EXPECTED.
+        sim.edge.expected += 2;
+        sim.proxy.expected += 2;
+        assert!(c.observe(Micros(t * SEC), &sim.edge, &sim.proxy).is_none());
+    }
+    assert_eq!(c.estimate(), None);
+    assert_eq!(c.pps(), DEFAULT_PPS);
+    for t in 20..23u64 {
+        sim.second(30, 1.0, 0.0);
+        sim.edge.data_sent += 98; // upstream 128 pps, downstream 30 pps
+        c.observe(Micros(t * SEC), &sim.edge, &sim.proxy);
+    }
+    assert_eq!(c.estimate().map(|e| e.pps), Some(30));
+}
+
+#[test]
+fn a_refused_switch_returns_to_the_scheme_in_use_and_pending_blocks_decisions() {
+    let mut c = FecControl::new(FecConfig::default(), FecScheme::Off, Some(64), Micros(0));
+    let mut sim = Sim::default();
+    assert!(c.observe(Micros(0), &sim.edge, &sim.proxy).is_none());
+    sim.second(128, 0.0, 0.0);
+    assert!(c.observe(Micros(SEC), &sim.edge, &sim.proxy).is_none());
+    sim.second(128, 0.0, 0.05);
+    let choice = c.observe(Micros(2 * SEC), &sim.edge, &sim.proxy).unwrap();
+    assert_ne!(choice.scheme, FecScheme::Off);
+    c.begin(choice.scheme, 77, Micros(2 * SEC));
+    assert_eq!(c.pending().map(|p| p.from_seq), Some(77));
+    sim.second(128, 0.0, 0.05);
+    assert!(c.observe(Micros(3 * SEC), &sim.edge, &sim.proxy).is_none());
+    assert_eq!(c.pending_for(Micros(3 * SEC)), Some(Duration::from_secs(1)));
+    c.refused(FecScheme::Off, Micros(3 * SEC));
+    assert_eq!(c.current().scheme, FecScheme::Off);
+    assert_eq!(c.pending(), None);
+    // Still lossy: the next report asks again.
+    sim.second(128, 0.0, 0.05);
+    assert!(c.observe(Micros(4 * SEC), &sim.edge, &sim.proxy).is_some());
+}
+
+#[test]
+fn a_different_answer_from_the_proxy_becomes_the_scheme_in_use() {
+    let mut c = FecControl::new(FecConfig::default(), AUTO, Some(64), Micros(0));
+    c.begin(FecScheme::Xor { k: 4 }, 5, Micros(0));
+    c.done(FecScheme::Duplicate, Micros(1));
+    assert_eq!(c.current().scheme, FecScheme::Duplicate);
+    assert_eq!(c.current().overhead, 1.0);
+    assert_eq!(
+        describe(FecScheme::ReedSolomon { k: 4, m: 2 }, Some(64)).overhead,
+        0.5
+    );
+}
