@@ -10,6 +10,8 @@
 //!   replay, probes, RTT/jitter/loss.
 //! - `edge.rs` / `proxy.rs`: the role-specific session logic around an endpoint (pure): bind
 //!   handshake, keepalives, dead-path detection; binding only on authenticated Binds.
+//! - `liveness.rs`: per-path dead-path detection and the failover clock (pure).
+//! - `multipath.rs`: the duplicate gate and the downstream loss window (pure).
 //! - `io.rs`: the packet loops (data, redirect, egress, timers) driving the cores — the shell.
 //! - `sink.rs`: the socket-side output of the endpoint cores (seal into send batches, deliver).
 //! - `table.rs`: the concurrent session and flow table, and the node clock.
@@ -20,6 +22,8 @@ pub mod edge;
 pub mod endpoint;
 pub mod io;
 pub mod limiter;
+pub mod liveness;
+pub mod multipath;
 pub mod proxy;
 pub mod relay;
 mod sink;
