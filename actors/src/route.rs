@@ -42,6 +42,45 @@ pub fn static_path(spec: &NodeSpec) -> Result<Path, RouteError> {
     })
 }
 
+/// The standby path of the edge configuration (pure): the same proxy through
+/// `backup_via` (`None` when no standby is configured).
+pub fn static_standby(spec: &NodeSpec) -> Result<Option<Path>, RouteError> {
+    let edge = spec.edge.as_ref().ok_or(RouteError::NotAnEdge)?;
+    let Some(relays) = &edge.backup_via else {
+        return Ok(None);
+    };
+    let primary = static_path(spec)?;
+    let find = |name: &String| {
+        spec.peers
+            .iter()
+            .find(|p| p.name == *name)
+            .cloned()
+            .ok_or_else(|| RouteError::UnknownPeer(name.clone()))
+    };
+    Ok(Some(Path {
+        proxy: primary.proxy,
+        relays: relays.iter().map(find).collect::<Result<_, _>>()?,
+    }))
+}
+
+impl Path {
+    /// The relays as a control message carries them.
+    pub fn hops(&self) -> Vec<lightspeed_protocol::control::HopSpec> {
+        self.relays
+            .iter()
+            .map(|r| lightspeed_protocol::control::HopSpec {
+                node: r.name.clone(),
+                data_addr: r.data,
+            })
+            .collect()
+    }
+
+    /// Where the edge sends on this path: the first relay, or the proxy itself.
+    pub fn first_hop(&self) -> std::net::SocketAddr {
+        self.relays.first().map_or(self.proxy.data, |r| r.data)
+    }
+}
+
 /// Where each relay of a session's path must forward towards the proxy (pure): the relay
 /// nearest the proxy forwards to the proxy's own data address, every other relay to the next
 /// relay's. Returned proxy side first, the order a proxy installs them in, so that no relay
@@ -92,6 +131,21 @@ impl Handler<PathFor> for RouteActor {
     type Result = Result<Path, RouteError>;
     fn handle(&mut self, _msg: PathFor, _ctx: &mut Context<Self>) -> Self::Result {
         static_path(&self.spec)
+    }
+}
+
+/// Asks for the standby path of a session (disjoint from its primary), if any.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Option<Path>, RouteError>")]
+pub struct StandbyFor {
+    /// The game server of the session.
+    pub target: std::net::SocketAddr,
+}
+
+impl Handler<StandbyFor> for RouteActor {
+    type Result = Result<Option<Path>, RouteError>;
+    fn handle(&mut self, _msg: StandbyFor, _ctx: &mut Context<Self>) -> Self::Result {
+        static_standby(&self.spec)
     }
 }
 

@@ -37,12 +37,16 @@ use lightspeed_protocol::{SessionId, SessionKey};
 
 use crate::admission::{Admission, Request};
 use crate::control::{ClientPool, decode, encode, error_reply};
-use crate::discovery::{DiscoveryActor, LookupPeer};
+use crate::discovery::DiscoveryActor;
 use crate::fec_actor::{AcceptFec, FecActor, ProposeFec};
 use crate::fec_policy::{self, DECODER_SLOTS};
-use crate::route::{PathFor, RouteActor};
+use crate::route::{PathFor, RouteActor, StandbyFor};
 use crate::spec::{NodeSpec, SharedRoles};
 use lightspeed_mesh::identity::{MeshTrust, TokenVerifier};
+
+#[path = "session_paths.rs"]
+mod paths;
+pub use paths::{MAX_REARM, REARM_AFTER, downstream_gap};
 
 /// How long a control request may take before the set-up is abandoned.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -121,6 +125,10 @@ pub struct SessionActor {
     advertise: SocketAddr,
     roles: SharedRoles,
     next_request: u64,
+    /// Edge: each session's paths by id, to set a dead one up again.
+    edge_paths: std::collections::HashMap<SessionId, paths::EdgePaths>,
+    /// Proxy: the QUIC peer that requested each session (only it may add paths).
+    requesters: paths::Requesters,
 }
 
 impl SessionActor {
@@ -156,6 +164,8 @@ impl SessionActor {
             advertise,
             roles,
             next_request: 1,
+            edge_paths: std::collections::HashMap::new(),
+            requesters: paths::Requesters::new(),
         }
     }
 
@@ -188,10 +198,16 @@ impl SessionActor {
         };
         let request_id = self.next_request;
         self.next_request += 1;
+        let game = rspec.game.clone();
         let (route, fec, pool) = (self.route.clone(), self.fec.clone(), Arc::clone(&self.pool));
         let setup = async move {
             let path = route
                 .send(PathFor {
+                    target: rspec.target,
+                })
+                .await??;
+            let standby = route
+                .send(StandbyFor {
                     target: rspec.target,
                 })
                 .await??;
@@ -208,14 +224,7 @@ impl SessionActor {
                     target: rspec.target,
                     game: rspec.game.clone(),
                     fec: scheme,
-                    path: path
-                        .relays
-                        .iter()
-                        .map(|r| HopSpec {
-                            node: r.name.clone(),
-                            data_addr: r.data,
-                        })
-                        .collect(),
+                    path: path.hops(),
                 },
             );
             let quic = pool.get(&path.proxy, false).await?;
@@ -227,28 +236,40 @@ impl SessionActor {
                     data_addr,
                     fec,
                     ..
-                } => Ok((session, key, data_addr, fec, deadline, env.trace)),
+                } => Ok((
+                    (session, key, data_addr, fec, deadline, env.trace),
+                    [Some(path), standby],
+                )),
                 Message::Error { code, message } => Err(SetupError::Refused { code, message }),
                 _ => Err(SetupError::Unexpected),
             }
         };
         let keepalive = edge.keepalive;
-        ctx.spawn(setup.into_actor(self).map(move |res, act, _ctx| {
-            let installed = res.and_then(|(id, key, first_hop, scheme, deadline, trace)| {
+        let multipath = edge.multipath;
+        ctx.spawn(setup.into_actor(self).map(move |res, act, ctx| {
+            let installed = res.and_then(|(granted, paths)| {
+                let (id, key, first_hop, scheme, deadline, trace) = granted;
                 let now = act.dp.clock.now();
                 let (enc, dec) = codecs(scheme, deadline)?;
+                let mut timing = EdgeTiming::new(
+                    keepalive,
+                    // A few keepalives without any answer on any path: the session is dead.
+                    keepalive * 3,
+                    downstream_gap(game.as_deref(), keepalive),
+                );
+                timing.multipath.mode = multipath;
                 let session = EdgeSession::new(
                     Endpoint::new(id, enc, dec, now),
                     first_hop,
                     rand::rng().random(),
-                    EdgeTiming {
-                        keepalive,
-                        // A few keepalives without any answer: the path is dead.
-                        dead_after: keepalive * 3,
-                    },
+                    timing,
                     now,
                 );
                 act.dp.install_edge(id, key, session, redirect, client)?;
+                if let [_, Some(standby)] = &paths {
+                    act.setup_path(id, 1, standby.clone(), Duration::ZERO, ctx);
+                }
+                act.edge_paths.insert(id, paths::EdgePaths { paths });
                 tracing::info!(
                     session = %id,
                     %client,
@@ -286,7 +307,10 @@ impl SessionActor {
                 fec,
                 path,
             } if self.holds(Role::Proxy) => {
-                self.admit(id, env.trace, token, target, game, fec, path)
+                self.admit(id, peer.addr, env.trace, token, target, game, fec, path)
+            }
+            Message::PathSetup { session, path, .. } if self.holds(Role::Proxy) => {
+                self.path_setup(&peer, id, env.trace, session, path)
             }
             Message::RelayInstall {
                 session,
@@ -323,6 +347,7 @@ impl SessionActor {
     fn admit(
         &mut self,
         request_id: u64,
+        requester: SocketAddr,
         trace: Option<TraceContext>,
         token: ClientToken,
         target: SocketAddr,
@@ -358,32 +383,10 @@ impl SessionActor {
         let relay_key = key.clone();
         let setup = async move {
             let scheme = fec.send(AcceptFec(proposed)).await?;
-            let (chain, first_hop) = crate::route::relay_chain(&path, advertise);
-            for (node, upstream) in chain {
-                let peer = discovery
-                    .send(LookupPeer(node))
-                    .await?
-                    .ok_or(SetupError::Unexpected)?;
-                let install = Envelope::new(
-                    request_id,
-                    trace.clone(),
-                    Message::RelayInstall {
-                        session: id,
-                        key: relay_key.clone(),
-                        upstream,
-                        idle_timeout_ms: idle_ms,
-                    },
-                );
-                let quic = pool.get(&peer, true).await?;
-                let answer = decode(&quic.request(&encode(&install)?, REQUEST_TIMEOUT).await?)?;
-                match answer.body {
-                    Message::Ack => {}
-                    Message::Error { code, message } => {
-                        return Err(SetupError::Refused { code, message });
-                    }
-                    _ => return Err(SetupError::Unexpected),
-                }
-            }
+            let first_hop = paths::install_chain(
+                discovery, pool, request_id, trace, id, relay_key, path, advertise, idle_ms,
+            )
+            .await?;
             let egress = bind_udp(SocketAddr::new(egress_ip, 0))?;
             egress.connect(target).await?;
             Ok((scheme, egress, first_hop))
@@ -400,6 +403,7 @@ impl SessionActor {
                 let session = ProxySession::new(Endpoint::new(id, enc, dec, now), act.limiter());
                 act.dp
                     .install_proxy(id, key.clone(), session, Arc::new(egress))?;
+                act.requesters.insert(id, requester);
                 tracing::info!(session = %id, %target, fec = ?scheme, "proxy session admitted");
                 Ok(Envelope::new(
                     request_id,
@@ -436,6 +440,7 @@ impl Actor for SessionActor {
             for id in act.dp.expire_idle(timeout) {
                 tracing::info!(session = %id, "session expired (idle)");
             }
+            act.prune_paths();
         });
     }
 }
@@ -464,6 +469,26 @@ impl actix::Handler<Event> for SessionActor {
                 );
             }
             DataEvent::Closed(id) => tracing::info!(session = %id, "session closed by peer"),
+            DataEvent::PathSwitched {
+                session,
+                from,
+                to,
+                detect,
+            } => self.on_switched(session, from, to, detect, ctx),
+            DataEvent::FailedOver {
+                session,
+                path,
+                record,
+            } => tracing::info!(
+                session = %session,
+                path,
+                detect_ms = record.detect.as_secs_f64() * 1e3,
+                total_ms = record.total.as_secs_f64() * 1e3,
+                "failover complete: game packets back on the standby"
+            ),
+            DataEvent::StandbyBound { session, path } => {
+                tracing::debug!(session = %session, path, "standby path bound")
+            }
         }
     }
 }

@@ -89,6 +89,9 @@ drop_reasons! {
     FlowRefused => "flow_refused",
     /// The socket refused the send.
     SendFailed => "send_failed",
+    /// The later copy of a packet a multipath session sent on both of its paths (the
+    /// replay window kept the first): multipath overhead, not loss or attack.
+    Deduplicated => "deduplicated",
 }
 
 /// RTT histogram bucket upper bounds, seconds (Prometheus convention). Chosen around game
@@ -234,6 +237,6 @@ mod tests {
         assert_eq!(h.buckets[1], 1);
         assert_eq!(h.buckets[RTT_BUCKETS.len()], 1);
         assert!((h.sum_seconds - 2.0007).abs() < 1e-9);
-        assert_eq!(DropReason::ALL.len(), 21);
+        assert_eq!(DropReason::ALL.len(), 22);
     }
 }

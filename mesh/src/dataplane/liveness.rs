@@ -86,6 +86,24 @@ impl PathLiveness {
         self.threshold
     }
 
+    /// The edge sent a packet on this path at `now`; `rtt` is the path's round-trip estimate.
+    /// After a quiet spell (every packet answered, then silence longer than the threshold:
+    /// the game was in a menu, say), the silence clock restarts, since no answer to this
+    /// packet can come before `now + rtt`; otherwise the first packet after the spell would
+    /// find the path "silent" for the whole spell.
+    pub fn on_sent_at(&mut self, now: Micros, rtt: Duration) {
+        if self.sent_since_rx == 0 && now.saturating_since(self.last_rx) >= self.threshold {
+            self.last_rx = now + rtt;
+        }
+        self.on_sent();
+    }
+
+    /// When [`PathLiveness::check`] would say dead if nothing arrives, while something sent is
+    /// unanswered (`None` otherwise: silence is then no evidence).
+    pub fn pending_deadline(&self) -> Option<Micros> {
+        (self.sent_since_rx > 0).then(|| self.deadline())
+    }
+
     /// The edge sent a packet (game data or keepalive) on this path.
     pub fn on_sent(&mut self) {
         self.sent = self.sent.saturating_add(1);
@@ -161,5 +179,33 @@ impl FailoverClock {
     /// True while a failover waits for its first packet.
     pub fn in_progress(&self) -> bool {
         self.started.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quiet_spell_restarts_the_silence_clock() {
+        let gap = packet_gap(64);
+        let rtt = Duration::from_millis(100);
+        let mut live = PathLiveness::new(LivenessConfig::default(), gap, Micros::ZERO, rtt);
+        live.on_sent_at(Micros::ZERO, rtt);
+        live.on_received(Micros::from_millis(100));
+        assert_eq!(live.pending_deadline(), None, "everything answered");
+        // The game was quiet for 5 s; its next packet cannot be answered before 5.1 s.
+        live.on_sent_at(Micros::from_millis(5_000), rtt);
+        assert_eq!(live.check(Micros::from_millis(5_001)), Liveness::Alive);
+        assert_eq!(
+            live.pending_deadline(),
+            Some(Micros::from_millis(5_100) + Duration::from_micros(46_875))
+        );
+        // While packets are unanswered, more sends do not move the clock.
+        live.on_sent_at(Micros::from_millis(5_200), rtt);
+        assert!(matches!(
+            live.check(Micros::from_millis(5_147)),
+            Liveness::Dead { .. }
+        ));
     }
 }

@@ -5,7 +5,8 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use arbitrary::{Result, Unstructured};
 use lightspeed_protocol::control::{
     ClientToken, CloseReason, Envelope, ErrorCode, HopSpec, MAX_ERROR_MESSAGE_LEN, MAX_GAME_LEN,
-    MAX_IDLE_TIMEOUT_MS, MAX_NODE_NAME_LEN, MAX_PATH_HOPS, MAX_TOKEN_LEN, Message, TraceContext,
+    MAX_IDLE_TIMEOUT_MS, MAX_NODE_NAME_LEN, MAX_PATH_HOPS, MAX_PATH_ID, MAX_TOKEN_LEN, Message,
+    TraceContext,
 };
 use lightspeed_protocol::fec::FecScheme;
 use lightspeed_protocol::{SessionId, SessionKey};
@@ -21,9 +22,9 @@ pub fn envelope(u: &mut Unstructured<'_>) -> Result<Envelope> {
     Ok(Envelope::new(request_id, trace, message(u)?))
 }
 
-/// Any of the eleven version-1 messages, valid.
+/// Any of the twelve version-1 messages, valid.
 pub fn message(u: &mut Unstructured<'_>) -> Result<Message> {
-    Ok(match u.choose_index(11)? {
+    Ok(match u.choose_index(12)? {
         0 => Message::SessionRequest {
             token: ClientToken(visible(u, MAX_TOKEN_LEN)?),
             target: addr(u)?,
@@ -75,6 +76,11 @@ pub fn message(u: &mut Unstructured<'_>) -> Result<Message> {
         },
         9 => Message::Pong {
             nonce: u.arbitrary()?,
+        },
+        10 => Message::PathSetup {
+            session: session(u)?,
+            path_id: u.int_in_range(0..=MAX_PATH_ID)?,
+            path: path(u)?,
         },
         _ => Message::Error {
             code: *u.choose(&[

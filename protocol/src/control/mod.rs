@@ -51,6 +51,7 @@
 //! Message      = 0: SessionRequest  1: SessionGrant  2: SessionBind  3: SessionClose
 //!                4: RelayInstall    5: FecUpdate     6: RouteUpdate  7: Ack
 //!                8: Ping            9: Pong         10: Error
+//!               11: PathSetup
 //! ```
 //!
 //! Encoders write minimal varints. Decoders also accept non-minimal ones (postcard does), so
@@ -73,6 +74,7 @@
 //! | `RelayInstall` proxy → relay  | `Ack`          | `Error`       |
 //! | `FecUpdate` either way        | `Ack`          | `Error`       |
 //! | `RouteUpdate` edge → proxy    | `Ack`          | `Error`       |
+//! | `PathSetup` edge → proxy      | `Ack`          | `Error`       |
 //! | `Ping` either way             | `Pong` (same nonce) | —        |
 //!
 //! # Decoding is validation
@@ -102,7 +104,7 @@ pub use envelope::{
 pub use error::ControlError;
 pub use messages::{
     ClientToken, CloseReason, ErrorCode, HopSpec, MAX_ERROR_MESSAGE_LEN, MAX_GAME_LEN,
-    MAX_IDLE_TIMEOUT_MS, MAX_NODE_NAME_LEN, MAX_PATH_HOPS, MAX_TOKEN_LEN, Message,
+    MAX_IDLE_TIMEOUT_MS, MAX_NODE_NAME_LEN, MAX_PATH_HOPS, MAX_PATH_ID, MAX_TOKEN_LEN, Message,
 };
 pub use reader::FrameReader;
 pub use trace::{MAX_TRACESTATE_LEN, MAX_TRACESTATE_MEMBERS, TraceContext, TraceError};

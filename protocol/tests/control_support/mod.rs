@@ -4,8 +4,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use lightspeed_protocol::control::{
-    ClientToken, CloseReason, Envelope, ErrorCode, HopSpec, MAX_PATH_HOPS, Message, TraceContext,
-    encode_frame,
+    ClientToken, CloseReason, Envelope, ErrorCode, HopSpec, MAX_PATH_HOPS, MAX_PATH_ID, Message,
+    TraceContext, encode_frame,
 };
 use lightspeed_protocol::fec::FecScheme;
 use lightspeed_protocol::{SessionId, SessionKey};
@@ -170,6 +170,13 @@ pub fn message() -> impl Strategy<Value = Message> {
         any::<u64>().prop_map(|nonce| Message::Pong { nonce }),
         // Up to 64 chars of up to 4 bytes each stays within the 256-byte limit.
         (error_code(), ".{0,64}").prop_map(|(code, message)| Message::Error { code, message }),
+        (session_id(), 0..=MAX_PATH_ID, path()).prop_map(|(session, path_id, path)| {
+            Message::PathSetup {
+                session,
+                path_id,
+                path,
+            }
+        }),
     ]
 }
 

@@ -336,6 +336,8 @@ fn phase_figures_come_from_samples_and_counter_deltas() {
             data: 20,
             parity: 10,
             recovered: 2,
+            duplicates: 4,
+            deduplicated: 3,
         },
     };
     let s = report::phase_stats(&sc, "p", (0, 100_000), &[p0, p1], &links, &before, &after);
@@ -354,6 +356,11 @@ fn phase_figures_come_from_samples_and_counter_deltas() {
     assert_eq!(s.fec_recovered, 2);
     assert_eq!(s.fec_overhead, 0.5);
     assert_eq!(s.path, ["edge", "relay", "proxy"]);
+    // From the phase start to the first delivery after the first loss: packet 5, sent at
+    // 50 ms with a 25 ms RTT, reached the server at 62.5 ms.
+    assert_eq!(s.failover_ms, 62.5);
+    assert_eq!((s.duplicates_sent, s.deduplicated), (4, 3));
+    assert_eq!(s.duplicate_overhead, 0.2);
 }
 
 #[test]
@@ -417,6 +424,10 @@ fn tiny_report() -> Report {
         },
         jitter_ms: 1.0,
         max_gap_ms: 10.0,
+        failover_ms: 0.0,
+        duplicates_sent: 0,
+        duplicate_overhead: 0.0,
+        deduplicated: 0,
         link_loss: 0.0,
         data_lost_on_links: 0,
         fec_recovered: 0,
