@@ -222,3 +222,20 @@ impl SessionActor {
 
 /// Per-session bookkeeping maps of the SessionActor.
 pub(super) type Requesters = HashMap<SessionId, SocketAddr>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_active_path_is_judged_by_the_games_downstream_rate() {
+        let keepalive = Duration::from_millis(500);
+        // cs2 sends 64 packets/s downstream: a 15.625 ms gap, a 46.875 ms threshold.
+        assert_eq!(
+            downstream_gap(Some("cs2"), keepalive),
+            Duration::from_micros(15_625)
+        );
+        assert_eq!(downstream_gap(None, keepalive), keepalive);
+        assert_eq!(downstream_gap(Some("no-such-game"), keepalive), keepalive);
+    }
+}
