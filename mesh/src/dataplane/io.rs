@@ -221,7 +221,7 @@ impl DataPlane {
             id,
             key,
             SessionState::Edge {
-                session,
+                session: Box::new(session),
                 game_client: client,
                 redirect,
             },
