@@ -486,6 +486,11 @@ impl actix::Handler<Event> for SessionActor {
                 total_ms = record.total.as_secs_f64() * 1e3,
                 "failover complete: game packets back on the standby"
             ),
+            DataEvent::SwitchUndone { session, path } => tracing::info!(
+                session = %session,
+                path,
+                "failover undone: the path answered again at once (a delay spike, not a crash)"
+            ),
             DataEvent::StandbyBound { session, path } => {
                 tracing::debug!(session = %session, path, "standby path bound")
             }

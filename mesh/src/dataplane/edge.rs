@@ -33,6 +33,12 @@ pub const MAX_PENDING: usize = 32;
 pub const MAX_PENDING_AGE: Duration = Duration::from_millis(250);
 /// Interval between Bind attempts until a BindAck arrives.
 pub const BIND_RETRY: Duration = Duration::from_millis(100);
+/// A failover is undone when the path it left delivers anything within this of the switch:
+/// the silence was a delay spike, not a death (TCP's spurious-timeout detection, RFC 4015,
+/// does the same with late ACKs). After a real crash nothing arrives on the dead path, since
+/// whatever was in flight landed before the silence threshold; one second covers the probe
+/// sent on the old path at the switch and any late echoes.
+pub const UNDO_WINDOW: Duration = Duration::from_secs(1);
 /// Paths per session: a primary and one standby, disjoint (multipath needs no more, and the
 /// header's path byte and the proxy's per-path state stay fixed-size).
 pub const PATHS: usize = 2;
@@ -86,6 +92,12 @@ pub enum EdgeEvent {
         to: u8,
         /// From the last packet heard on `from` to the declaration.
         detect: Duration,
+    },
+    /// The path a failover left delivered again within [`UNDO_WINDOW`]: the game is back on
+    /// it (the silence was a delay spike).
+    SwitchUndone {
+        /// The path carrying the game again.
+        to: u8,
     },
     /// The first game packet came back on the path a failover moved to.
     FailedOver {
@@ -159,6 +171,8 @@ pub struct EdgeSession {
     loss_ppm: u32,
     clock: FailoverClock,
     failover_to: Option<usize>,
+    /// The path the last failover left and when, while it may still be undone.
+    undo: Option<(usize, Micros)>,
 }
 
 fn other(p: usize) -> usize {
@@ -191,6 +205,7 @@ impl EdgeSession {
             loss_ppm: 0,
             clock: FailoverClock::default(),
             failover_to: None,
+            undo: None,
         }
     }
 
@@ -336,6 +351,7 @@ impl EdgeSession {
         self.active = b;
         self.clock.start(last_rx, now);
         self.failover_to = Some(b);
+        self.undo = Some((a, now));
         EdgeEvent::Switched {
             from: a as u8,
             to: b as u8,
@@ -368,6 +384,9 @@ impl EdgeSession {
         }
         let handled = result?;
         self.heard(p, now);
+        if let Some(event) = self.undo_if_spurious(p, now) {
+            return Ok(event);
+        }
         match handled {
             Some(PacketType::BindAck) if packet.payload == self.nonce => {
                 Ok(self.bind_ack(p, now, out))
@@ -385,6 +404,34 @@ impl EdgeSession {
                 Ok(EdgeEvent::None)
             }
         }
+    }
+
+    /// Moves the game back to path `p` if the last failover left it less than
+    /// [`UNDO_WINDOW`] ago and it just delivered a packet.
+    fn undo_if_spurious(&mut self, p: usize, now: Micros) -> Option<EdgeEvent> {
+        let (left, at) = self.undo?;
+        if now.saturating_since(at) > UNDO_WINDOW {
+            self.undo = None;
+            return None;
+        }
+        if left != p {
+            return None;
+        }
+        self.undo = None;
+        self.failover_to = None;
+        let _ = self.clock.on_received(now);
+        let (cfg, gap, keepalive) = (self.timing.liveness, self.timing.gap, self.timing.keepalive);
+        if let Some(s) = self.slot_mut(other(p)) {
+            s.live = PathLiveness::new(cfg, keepalive, now, Duration::ZERO);
+        }
+        let s = self.slot_mut(p)?;
+        let rtt = s.rtt(keepalive);
+        s.live = PathLiveness::new(cfg, gap, now, rtt);
+        s.live.on_received(now);
+        let hop = s.hop;
+        self.active = p;
+        self.endpoint.set_route(hop, p as u8);
+        Some(EdgeEvent::SwitchUndone { to: p as u8 })
     }
 
     fn heard(&mut self, p: usize, now: Micros) {

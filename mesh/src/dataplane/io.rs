@@ -78,6 +78,13 @@ pub enum DataEvent {
         /// Detection and total time, from the last packet heard on the old path.
         record: FailoverRecord,
     },
+    /// An edge session's failover was undone: the path it left delivered again at once.
+    SwitchUndone {
+        /// The session.
+        session: SessionId,
+        /// The path carrying the game again.
+        path: u8,
+    },
     /// An edge session's standby path bound.
     StandbyBound {
         /// The session.
@@ -340,6 +347,10 @@ impl DataPlane {
             EdgeEvent::Bound => DataEvent::Bound(id),
             EdgeEvent::PathDead => DataEvent::PathDead(id),
             EdgeEvent::StandbyBound(path) => DataEvent::StandbyBound { session: id, path },
+            EdgeEvent::SwitchUndone { to } => DataEvent::SwitchUndone {
+                session: id,
+                path: to,
+            },
             EdgeEvent::Switched { from, to, detect } => DataEvent::PathSwitched {
                 session: id,
                 from,

@@ -363,3 +363,50 @@ fn adaptive_mode_duplicates_while_the_primary_loses_and_stops_after_calm() {
     assert!(!n.edge.duplicating(t));
     assert_eq!(n.edge.active_path(), 0, "loss alone never fails over");
 }
+
+#[test]
+fn a_failover_is_undone_when_the_old_path_answers_within_a_second() {
+    let mut n = Net::bound_both(MultipathMode::Off);
+    let mut t = Micros(0);
+    for i in 0..10u8 {
+        n.game(t, i);
+        t = t + GAP;
+    }
+    // A 200 ms stall on the relay: long enough to be declared dead, but it comes back.
+    n.relay_up = false;
+    for i in 10..16u8 {
+        n.game(t, i);
+        t = t + GAP;
+    }
+    assert_eq!(n.edge.active_path(), 1);
+    assert!(matches!(
+        n.edge_events[0],
+        EdgeEvent::Switched { from: 0, to: 1, .. }
+    ));
+    n.relay_up = true;
+    // The next keepalive on path 0 is answered: back on the primary.
+    n.poll(t + Duration::from_millis(250));
+    assert_eq!(
+        n.edge_events.last(),
+        Some(&EdgeEvent::SwitchUndone { to: 0 })
+    );
+    assert_eq!(n.edge.active_path(), 0);
+    n.edge_events.clear();
+    let t = t + Duration::from_millis(260);
+    n.game(t, 99);
+    assert_eq!(n.e.delivered.last(), Some(&vec![99u8]));
+    assert!(n.edge_events.is_empty(), "{:?}", n.edge_events);
+    // After a real crash nothing comes back on the old path, and past the window an answer
+    // no longer undoes anything.
+    let mut n = Net::bound_both(MultipathMode::Off);
+    let mut t = Micros(0);
+    for i in 0..16u8 {
+        n.relay_up = i < 10;
+        n.game(t, i);
+        t = t + GAP;
+    }
+    assert_eq!(n.edge.active_path(), 1);
+    n.relay_up = true;
+    n.poll(Micros::from_millis(1_200));
+    assert_eq!(n.edge.active_path(), 1);
+}
