@@ -53,7 +53,8 @@ pub struct PhaseStats {
     /// From the phase's start (the event that opened it: the fault) to the first game packet
     /// delivered to the game server after the first loss of the phase, ms, worst player;
     /// delivery is taken as half the packet's RTT after its send. 0 when the phase lost
-    /// nothing. For the whole run: the worst phase.
+    /// nothing. The first phase has no event, so there it counts from its first lost packet.
+    /// For the whole run: the worst phase.
     pub failover_ms: f64,
     /// Second copies of game packets sent on the standby path by the edge and the proxy
     /// (multipath).
@@ -292,13 +293,18 @@ fn failover_us(samples: &[Sample], start: u64, end: u64) -> u64 {
     let mut in_phase = samples
         .iter()
         .filter(|s| s.sent_us >= start && s.sent_us < end);
-    if !in_phase.any(|s| s.rtt_us.is_none()) {
+    let Some(first_loss) = in_phase.find(|s| s.rtt_us.is_none()) else {
         return 0;
-    }
+    };
+    let fault = if start == 0 {
+        first_loss.sent_us
+    } else {
+        start
+    };
     in_phase
         .find_map(|s| s.rtt_us.map(|r| s.sent_us + r / 2))
         .unwrap_or(end)
-        .saturating_sub(start)
+        .saturating_sub(fault)
 }
 
 /// Follows the links that carried traffic from the edge, busiest first, to the proxy.

@@ -340,7 +340,15 @@ fn phase_figures_come_from_samples_and_counter_deltas() {
             deduplicated: 3,
         },
     };
-    let s = report::phase_stats(&sc, "p", (0, 100_000), &[p0, p1], &links, &before, &after);
+    let s = report::phase_stats(
+        &sc,
+        "p",
+        (0, 100_000),
+        &[p0.clone(), p1],
+        &links,
+        &before,
+        &after,
+    );
     assert_eq!((s.sent, s.received), (11, 9));
     assert!((s.residual_loss - 2.0 / 11.0).abs() < 1e-12);
     // RTTs: 20 21 22 25 26 27 28 29 40 → p50 = 5th = 26, p95/p99/max = 40.
@@ -356,9 +364,12 @@ fn phase_figures_come_from_samples_and_counter_deltas() {
     assert_eq!(s.fec_recovered, 2);
     assert_eq!(s.fec_overhead, 0.5);
     assert_eq!(s.path, ["edge", "relay", "proxy"]);
-    // From the phase start to the first delivery after the first loss: packet 5, sent at
-    // 50 ms with a 25 ms RTT, reached the server at 62.5 ms.
-    assert_eq!(s.failover_ms, 62.5);
+    // The first phase has no event: from the first loss (sent at 30 ms) to the first
+    // delivery after it, packet 5, sent at 50 ms with a 25 ms RTT: at the server at 62.5 ms.
+    assert_eq!(s.failover_ms, 32.5);
+    // A phase opened by an event at 10 ms counts from the event.
+    let later = report::phase_stats(&sc, "p", (10_000, 100_000), &[p0], &links, &before, &after);
+    assert_eq!(later.failover_ms, 52.5);
     assert_eq!((s.duplicates_sent, s.deduplicated), (4, 3));
     assert_eq!(s.duplicate_overhead, 0.2);
 }

@@ -6,6 +6,8 @@
 //! them, so the edge's peer entry for the `i`-th relay on the path is the front of the link
 //! from the hop before it, and the game proxy advertises the front of the link from the last
 //! hop before it. QUIC control traffic goes node to node directly, not through the links.
+//! With a direct standby (`backup_route = []`) the edge's peer entry for the proxy is the
+//! front of the edge → proxy link: the edge's first hop on the standby.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
