@@ -10,6 +10,7 @@
 //!   replay, probes, RTT/jitter/loss.
 //! - `edge.rs` / `proxy.rs`: the role-specific session logic around an endpoint (pure): bind
 //!   handshake, keepalives, dead-path detection; binding only on authenticated Binds.
+//! - `edge_failover.rs`: the edge's per-path state, switch to the standby and its undo (pure).
 //! - `liveness.rs`: per-path dead-path detection and the failover clock (pure).
 //! - `multipath.rs`: the duplicate gate and the downstream loss window (pure).
 //! - `io.rs`: the packet loops (data, redirect, egress, timers) driving the cores — the shell.
