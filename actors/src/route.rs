@@ -47,6 +47,45 @@ pub fn static_path(spec: &NodeSpec) -> Result<Path, RouteError> {
     })
 }
 
+/// The standby path of the edge configuration (pure): the same proxy through
+/// `backup_via` (`None` when no standby is configured).
+pub fn static_standby(spec: &NodeSpec) -> Result<Option<Path>, RouteError> {
+    let edge = spec.edge.as_ref().ok_or(RouteError::NotAnEdge)?;
+    let Some(relays) = &edge.backup_via else {
+        return Ok(None);
+    };
+    let primary = static_path(spec)?;
+    let find = |name: &String| {
+        spec.peers
+            .iter()
+            .find(|p| p.name == *name)
+            .cloned()
+            .ok_or_else(|| RouteError::UnknownPeer(name.clone()))
+    };
+    Ok(Some(Path {
+        proxy: primary.proxy,
+        relays: relays.iter().map(find).collect::<Result<_, _>>()?,
+    }))
+}
+
+impl Path {
+    /// The relays as a control message carries them.
+    pub fn hops(&self) -> Vec<lightspeed_protocol::control::HopSpec> {
+        self.relays
+            .iter()
+            .map(|r| lightspeed_protocol::control::HopSpec {
+                node: r.name.clone(),
+                data_addr: r.data,
+            })
+            .collect()
+    }
+
+    /// Where the edge sends on this path: the first relay, or the proxy itself.
+    pub fn first_hop(&self) -> std::net::SocketAddr {
+        self.relays.first().map_or(self.proxy.data, |r| r.data)
+    }
+}
+
 /// Where each relay of a session's path must forward towards the proxy (pure): the relay
 /// nearest the proxy forwards to the proxy's own data address, every other relay to the next
 /// relay's. Returned proxy side first, the order a proxy installs them in, so that no relay
@@ -143,10 +182,91 @@ impl Handler<PathFor> for RouteActor {
     }
 }
 
+/// Asks for the standby path of a session (disjoint from its primary), if any.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Option<Path>, RouteError>")]
+pub struct StandbyFor {
+    /// The game server of the session.
+    pub target: std::net::SocketAddr,
+}
+
+impl Handler<StandbyFor> for RouteActor {
+    type Result = Result<Option<Path>, RouteError>;
+    fn handle(&mut self, _msg: StandbyFor, _ctx: &mut Context<Self>) -> Self::Result {
+        static_standby(&self.spec)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::{EdgeSpec, FecSetting, Limits, MultipathMode, ProxySpec, TlsSpec};
     use lightspeed_protocol::control::HopSpec;
+
+    fn peer(name: &str, data: &str) -> PeerSpec {
+        PeerSpec {
+            name: name.into(),
+            control: "192.0.2.9:4433".parse().unwrap(),
+            data: data.parse().unwrap(),
+            server_name: name.into(),
+        }
+    }
+
+    fn edge_spec(via: &[&str], backup: Option<&[&str]>) -> NodeSpec {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        NodeSpec {
+            name: "edge".into(),
+            roles: vec![lightspeed_mesh::Role::Edge],
+            data_listen: "0.0.0.0:0".parse().unwrap(),
+            data_advertise: None,
+            control_listen: "0.0.0.0:0".parse().unwrap(),
+            tls: TlsSpec {
+                ca_cert: "ca.crt".into(),
+                cert: None,
+                key: None,
+            },
+            limits: Limits::default(),
+            proxy: ProxySpec::default(),
+            edge: Some(EdgeSpec {
+                token: "t".into(),
+                proxy: "lax".into(),
+                via: names(via),
+                backup_via: backup.map(names),
+                multipath: MultipathMode::Always,
+                fec: FecSetting::Auto,
+                fec_deadline: std::time::Duration::from_millis(2),
+                keepalive: std::time::Duration::from_millis(500),
+                redirects: Vec::new(),
+            }),
+            peers: vec![
+                peer("lax", "203.0.113.30:4434"),
+                peer("sgp", "198.51.100.20:4434"),
+                peer("hkg", "198.51.100.21:4434"),
+            ],
+            mesh: None,
+        }
+    }
+
+    #[test]
+    fn the_standby_is_the_same_proxy_through_backup_via_and_its_first_hop_follows() {
+        assert_eq!(static_standby(&edge_spec(&["sgp"], None)), Ok(None));
+        let direct = static_standby(&edge_spec(&["sgp"], Some(&[])))
+            .unwrap()
+            .unwrap();
+        assert!(direct.relays.is_empty());
+        assert_eq!(direct.first_hop(), "203.0.113.30:4434".parse().unwrap());
+        assert!(direct.hops().is_empty());
+        let via_hkg = static_standby(&edge_spec(&["sgp"], Some(&["hkg"])))
+            .unwrap()
+            .unwrap();
+        assert_eq!(via_hkg.proxy.name, "lax");
+        assert_eq!(via_hkg.first_hop(), "198.51.100.21:4434".parse().unwrap());
+        assert_eq!(via_hkg.hops()[0].node, "hkg");
+        assert_eq!(
+            static_standby(&edge_spec(&["sgp"], Some(&["fra"]))),
+            Err(RouteError::UnknownPeer("fra".into()))
+        );
+    }
 
     #[test]
     fn relays_forward_towards_the_proxy_and_are_installed_proxy_side_first() {

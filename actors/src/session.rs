@@ -38,13 +38,17 @@ use lightspeed_protocol::{SessionId, SessionKey};
 
 use crate::admission::{Admission, Request};
 use crate::control::{ClientPool, decode, encode, error_reply};
-use crate::discovery::{DiscoveryActor, LookupPeer};
+use crate::discovery::DiscoveryActor;
 use crate::fec_actor::{AcceptFec, FecActor, PeerFec, ProposeFec, SessionUp};
 use crate::fec_policy::{self, DECODER_SLOTS};
-use crate::route::{PathFor, RouteActor};
+use crate::route::{PathFor, RouteActor, StandbyFor};
 use crate::session_view::{SessionRecord, SessionRole};
 use crate::spec::{NodeSpec, SharedRoles};
 use lightspeed_mesh::identity::{MeshTrust, TokenVerifier};
+
+#[path = "session_paths.rs"]
+mod paths;
+pub use paths::{MAX_REARM, REARM_AFTER, downstream_gap};
 
 /// How long a control request may take before the set-up is abandoned.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -133,6 +137,10 @@ pub struct SessionActor {
     advertise: SocketAddr,
     roles: SharedRoles,
     next_request: u64,
+    /// Edge: each session's paths by id, to set a dead one up again.
+    edge_paths: std::collections::HashMap<SessionId, paths::EdgePaths>,
+    /// Proxy: the QUIC peer that requested each session (only it may add paths).
+    requesters: paths::Requesters,
 }
 
 impl SessionActor {
@@ -168,6 +176,8 @@ impl SessionActor {
             advertise,
             roles,
             next_request: 1,
+            edge_paths: std::collections::HashMap::new(),
+            requesters: paths::Requesters::new(),
         }
     }
 
@@ -201,6 +211,7 @@ impl SessionActor {
         };
         let request_id = self.next_request;
         self.next_request += 1;
+        let game = rspec.game.clone();
         let (route, fec, pool) = (self.route.clone(), self.fec.clone(), Arc::clone(&self.pool));
         let (me, game_pps) = (
             self.spec.name.clone(),
@@ -209,6 +220,11 @@ impl SessionActor {
         let setup = async move {
             let path = route
                 .send(PathFor {
+                    target: rspec.target,
+                })
+                .await??;
+            let standby = route
+                .send(StandbyFor {
                     target: rspec.target,
                 })
                 .await??;
@@ -225,14 +241,7 @@ impl SessionActor {
                     target: rspec.target,
                     game: rspec.game.clone(),
                     fec: scheme,
-                    path: path
-                        .relays
-                        .iter()
-                        .map(|r| HopSpec {
-                            node: r.name.clone(),
-                            data_addr: r.data,
-                        })
-                        .collect(),
+                    path: path.hops(),
                 },
             );
             let quic = pool.get(&path.proxy, false).await?;
@@ -244,36 +253,50 @@ impl SessionActor {
                     data_addr,
                     fec,
                     ..
-                } => Ok((session, key, data_addr, fec, deadline, env.trace, path)),
+                } => Ok((
+                    (session, key, data_addr, fec, deadline, env.trace),
+                    [Some(path), standby],
+                )),
                 Message::Error { code, message } => Err(SetupError::Refused { code, message }),
                 _ => Err(SetupError::Unexpected),
             }
         };
         let keepalive = edge.keepalive;
-        ctx.spawn(setup.into_actor(self).map(move |res, act, _ctx| {
-            let installed = res.and_then(|(id, key, first_hop, scheme, deadline, trace, path)| {
+        let multipath = edge.multipath;
+        ctx.spawn(setup.into_actor(self).map(move |res, act, ctx| {
+            let installed = res.and_then(|(granted, paths)| {
+                let (id, key, first_hop, scheme, deadline, trace) = granted;
                 let now = act.dp.clock.now();
                 let (enc, dec) = codecs(scheme, deadline)?;
+                let mut timing = EdgeTiming::new(
+                    keepalive,
+                    // A few keepalives without any answer on any path: the session is dead.
+                    keepalive * 3,
+                    downstream_gap(game.as_deref(), keepalive),
+                );
+                timing.multipath.mode = multipath;
                 let session = EdgeSession::new(
                     Endpoint::new(id, enc, dec, now),
                     first_hop,
                     rand::rng().random(),
-                    EdgeTiming {
-                        keepalive,
-                        // A few keepalives without any answer: the path is dead.
-                        dead_after: keepalive * 3,
-                    },
+                    timing,
                     now,
                 );
                 act.dp.install_edge(id, key, session, redirect, client)?;
-                let mut names = vec![me];
-                names.extend(path.relays.iter().map(|r| r.name.clone()));
-                names.push(path.proxy.name.clone());
-                act.fec.do_send(SessionUp {
-                    record: SessionRecord::new(id, SessionRole::Edge, names, scheme, now),
-                    proxy: Some(path.proxy),
-                    game_pps,
-                });
+                if let [Some(path), _] = &paths {
+                    let mut names = vec![me];
+                    names.extend(path.relays.iter().map(|r| r.name.clone()));
+                    names.push(path.proxy.name.clone());
+                    act.fec.do_send(SessionUp {
+                        record: SessionRecord::new(id, SessionRole::Edge, names, scheme, now),
+                        proxy: Some(path.proxy.clone()),
+                        game_pps,
+                    });
+                }
+                if let [_, Some(standby)] = &paths {
+                    act.setup_path(id, 1, standby.clone(), Duration::ZERO, ctx);
+                }
+                act.edge_paths.insert(id, paths::EdgePaths { paths });
                 tracing::info!(
                     session = %id,
                     %client,
@@ -311,7 +334,10 @@ impl SessionActor {
                 fec,
                 path,
             } if self.holds(Role::Proxy) => {
-                self.admit(id, env.trace, token, target, game, fec, path, peer.addr)
+                self.admit(id, peer.addr, env.trace, token, target, game, fec, path)
+            }
+            Message::PathSetup { session, path, .. } if self.holds(Role::Proxy) => {
+                self.path_setup(&peer, id, env.trace, session, path)
             }
             Message::FecSwitch { .. } | Message::FecReport { .. } if self.holds(Role::Proxy) => {
                 let fec = self.fec.clone();
@@ -380,13 +406,13 @@ impl SessionActor {
     fn admit(
         &mut self,
         request_id: u64,
+        requester: SocketAddr,
         trace: Option<TraceContext>,
         token: ClientToken,
         target: SocketAddr,
         game: Option<String>,
         proposed: FecScheme,
         path: Vec<HopSpec>,
-        edge_control: SocketAddr,
     ) -> ResponseActFuture<Self, Envelope> {
         let decision = self.admission.decide(&Request {
             token: &token.0,
@@ -414,37 +440,15 @@ impl SessionActor {
             SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         });
         let relay_key = key.clone();
-        let mut names = vec![edge_control.to_string()];
+        let mut names = vec![requester.to_string()];
         names.extend(path.iter().map(|h| h.node.clone()));
         names.push(self.spec.name.clone());
         let setup = async move {
             let scheme = fec.send(AcceptFec(proposed)).await?;
-            let (chain, first_hop) = crate::route::relay_chain(&path, advertise);
-            for (node, upstream) in chain {
-                let peer = discovery
-                    .send(LookupPeer(node))
-                    .await?
-                    .ok_or(SetupError::Unexpected)?;
-                let install = Envelope::new(
-                    request_id,
-                    trace.clone(),
-                    Message::RelayInstall {
-                        session: id,
-                        key: relay_key.clone(),
-                        upstream,
-                        idle_timeout_ms: idle_ms,
-                    },
-                );
-                let quic = pool.get(&peer, true).await?;
-                let answer = decode(&quic.request(&encode(&install)?, REQUEST_TIMEOUT).await?)?;
-                match answer.body {
-                    Message::Ack => {}
-                    Message::Error { code, message } => {
-                        return Err(SetupError::Refused { code, message });
-                    }
-                    _ => return Err(SetupError::Unexpected),
-                }
-            }
+            let first_hop = paths::install_chain(
+                discovery, pool, request_id, trace, id, relay_key, path, advertise, idle_ms,
+            )
+            .await?;
             let egress = bind_udp(SocketAddr::new(egress_ip, 0))?;
             egress.connect(target).await?;
             Ok((scheme, egress, first_hop))
@@ -462,12 +466,13 @@ impl SessionActor {
                 act.dp
                     .install_proxy(id, key.clone(), session, Arc::new(egress))?;
                 let mut record = SessionRecord::new(id, SessionRole::Proxy, names, scheme, now);
-                record.edge_control = Some(edge_control);
+                record.edge_control = Some(requester);
                 act.fec.do_send(SessionUp {
                     record,
                     proxy: None,
                     game_pps: pps,
                 });
+                act.requesters.insert(id, requester);
                 tracing::info!(session = %id, %target, fec = ?scheme, "proxy session admitted");
                 Ok(Envelope::new(
                     request_id,
@@ -504,6 +509,7 @@ impl Actor for SessionActor {
             for id in act.dp.expire_idle(timeout) {
                 tracing::info!(session = %id, "session expired (idle)");
             }
+            act.prune_paths();
         });
     }
 }
@@ -532,6 +538,31 @@ impl actix::Handler<Event> for SessionActor {
                 );
             }
             DataEvent::Closed(id) => tracing::info!(session = %id, "session closed by peer"),
+            DataEvent::PathSwitched {
+                session,
+                from,
+                to,
+                detect,
+            } => self.on_switched(session, from, to, detect, ctx),
+            DataEvent::FailedOver {
+                session,
+                path,
+                record,
+            } => tracing::info!(
+                session = %session,
+                path,
+                detect_ms = record.detect.as_secs_f64() * 1e3,
+                total_ms = record.total.as_secs_f64() * 1e3,
+                "failover complete: game packets back on the standby"
+            ),
+            DataEvent::SwitchUndone { session, path } => tracing::info!(
+                session = %session,
+                path,
+                "failover undone: the path answered again at once (a delay spike, not a crash)"
+            ),
+            DataEvent::StandbyBound { session, path } => {
+                tracing::debug!(session = %session, path, "standby path bound")
+            }
         }
     }
 }

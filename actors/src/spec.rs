@@ -23,6 +23,7 @@ pub struct PeerSpec {
 }
 
 pub use crate::fec_setting::FecSetting;
+pub use lightspeed_mesh::dataplane::multipath::MultipathMode;
 
 /// One `[[edge.redirect]]`: a local port the game talks to, and the real server behind it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +45,13 @@ pub struct EdgeSpec {
     pub proxy: String,
     /// Relay peer names between edge and proxy, edge side first (0..=2).
     pub via: Vec<String>,
+    /// The standby path's relays, edge side first (0..=2): `Some(vec![])` is the direct path
+    /// as standby, `None` no standby (a dead path then ends the session, and the next game
+    /// packet sets up a new one). It must share no relay with `via`.
+    pub backup_via: Option<Vec<String>>,
+    /// Whether game packets also go on the standby: off, always (`duplicate`) or while the
+    /// primary is lossy or spiking (`adaptive`).
+    pub multipath: MultipathMode,
     /// FEC setting.
     pub fec: FecSetting,
     /// FEC group deadline for block codes.

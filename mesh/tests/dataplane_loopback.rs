@@ -109,10 +109,11 @@ async fn mesh() -> Mesh {
         Endpoint::new(ID, None, None, edge.clock.now()),
         relay.local_addr().unwrap(),
         [9; 8],
-        EdgeTiming {
-            keepalive: Duration::from_millis(200),
-            dead_after: Duration::from_secs(2),
-        },
+        EdgeTiming::new(
+            Duration::from_millis(200),
+            Duration::from_secs(2),
+            Duration::from_millis(200),
+        ),
         edge.clock.now(),
     );
     edge.install_edge(ID, KEY.clone(), session, idx, client)

@@ -41,6 +41,8 @@ pub fn spec_from_config(config: &Config) -> anyhow::Result<NodeSpec> {
             token: token.expose().to_string(),
             proxy: proxy.clone(),
             via: config.edge.via.clone(),
+            backup_via: config.edge.backup_via.clone(),
+            multipath: config.edge.multipath.mode(),
             fec: config.edge.fec,
             fec_deadline: config.edge.fec_deadline,
             keepalive: config.edge.keepalive,

@@ -109,7 +109,7 @@ fn seed_envelopes() -> Vec<(&'static str, Envelope)> {
                 6,
                 Message::RouteUpdate {
                     session: SessionId(7),
-                    path: hops,
+                    path: hops.clone(),
                 },
             ),
         ),
@@ -130,6 +130,17 @@ fn seed_envelopes() -> Vec<(&'static str, Envelope)> {
                 None,
                 Message::Pong {
                     nonce: 0x0123_4567_89ab_cdef,
+                },
+            ),
+        ),
+        (
+            "path_setup",
+            env(
+                12,
+                Message::PathSetup {
+                    session: SessionId(7),
+                    path_id: 1,
+                    path: hops,
                 },
             ),
         ),

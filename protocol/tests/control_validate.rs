@@ -259,3 +259,20 @@ fn client_tokens_never_reach_debug_output() {
     assert!(!shown.contains("sekrit"), "{shown}");
     assert!(shown.contains("ClientToken(12 bytes)"), "{shown}");
 }
+
+#[test]
+fn path_setup_accepts_ids_0_and_1_only() {
+    let setup = |path_id| Message::PathSetup {
+        session: lightspeed_protocol::SessionId(3),
+        path_id,
+        path: Vec::new(),
+    };
+    assert!(setup(0).validate().is_ok());
+    assert!(
+        setup(lightspeed_protocol::control::MAX_PATH_ID)
+            .validate()
+            .is_ok()
+    );
+    let err = setup(2).validate().unwrap_err();
+    assert!(err.to_string().contains("PathSetup.path_id"), "{err}");
+}

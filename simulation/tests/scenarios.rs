@@ -44,7 +44,17 @@ fn every_shipped_scenario_passes() {
         let sc = Scenario::load(f).unwrap();
         let r = run(&sc);
         failed.extend(r.failures().map(|o| format!("{}: {o}", sc.name)));
-        assert_eq!(r.overall.path, sc.game.path(), "{}", sc.name);
+        // Before any event the game takes the configured path.
+        assert_eq!(r.phases[0].path, sc.game.path(), "{}", sc.name);
+        if sc.name == "relay-crash-multipath" {
+            // Every packet went both ways and the later copies were dropped, not delivered.
+            let start = &r.phases[0];
+            assert!(start.duplicate_overhead > 0.9, "{start:?}");
+            assert!(
+                start.deduplicated * 10 > start.duplicates_sent * 9,
+                "{start:?}"
+            );
+        }
     }
     assert!(
         failed.is_empty(),
@@ -240,4 +250,25 @@ fn a_killed_relay_on_the_only_path_stops_the_game_and_restarts() {
     let back = phase(&r, "relay-back");
     assert_eq!(back.path.first().map(String::as_str), Some("edge"));
     assert_eq!(back.path.get(1).map(String::as_str), Some("relay"));
+}
+
+#[test]
+fn without_its_standby_the_relay_crash_scenario_fails_and_names_the_failover_expectation() {
+    let text = std::fs::read_to_string(scenarios_dir().join("relay-crash.toml")).unwrap();
+    assert!(text.contains("backup_route = []\n"));
+    let sc = Scenario::from_toml(&text.replace("backup_route = []\n", "")).unwrap();
+    assert_eq!(sc.game.backup_route, None);
+    let r = run(&sc);
+    assert!(!r.passed);
+    let failures: Vec<String> = r.failures().map(ToString::to_string).collect();
+    assert!(
+        failures.iter().any(|f| f.starts_with(
+            "FAILED expect[1] failover_max_ms = 300 (phase \"relay-dead\"): measured "
+        )),
+        "{failures:?}"
+    );
+    // Without a standby the game waits for a new session through the dead relay.
+    let dead = phase(&r, "relay-dead");
+    assert!(dead.failover_ms > 1_000.0, "{}", dead.failover_ms);
+    assert!(dead.residual_loss > 0.3, "{}", dead.residual_loss);
 }

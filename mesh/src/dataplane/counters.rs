@@ -92,6 +92,9 @@ drop_reasons! {
     /// An authenticated link probe beyond the answers one source address gets per second
     /// (see `link_probe.rs`).
     ProbeRateLimited => "probe_rate_limited",
+    /// The later copy of a packet a multipath session sent on both of its paths (the
+    /// replay window kept the first): multipath overhead, not loss or attack.
+    Deduplicated => "deduplicated",
 }
 
 /// RTT histogram bucket upper bounds, seconds (Prometheus convention). Chosen around game

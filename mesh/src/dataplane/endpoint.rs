@@ -47,6 +47,8 @@ pub struct EndpointStats {
     pub data_sent: u64,
     /// Parity packets sent.
     pub parity_sent: u64,
+    /// Second copies of game datagrams sent on another path (multipath).
+    pub duplicates_sent: u64,
     /// Authenticated packets received (all types).
     pub received: u64,
     /// Game datagrams delivered locally (received or recovered).
@@ -213,6 +215,17 @@ impl Endpoint {
         self.path = path;
     }
 
+    /// The path id stamped on outgoing packets.
+    pub fn path(&self) -> u8 {
+        self.path
+    }
+
+    /// Sets where packets go and the path id they carry (a role switching between paths).
+    pub fn set_route(&mut self, peer: SocketAddr, path: u8) {
+        self.peer = Some(peer);
+        self.path = path;
+    }
+
     /// Figures so far.
     pub fn stats(&self) -> EndpointStats {
         EndpointStats {
@@ -257,13 +270,36 @@ impl Endpoint {
 
     /// Sends one game datagram now (never delayed), then any parity that became due.
     pub fn send_data(&mut self, now: Micros, payload: &[u8], out: &mut impl EndpointOutput) {
+        self.send_data_dup(now, payload, None, out);
+    }
+
+    /// Like [`Endpoint::send_data`], and with `dup = Some((to, path))` a second copy of the
+    /// datagram to `to` stamped with `path`: the same sequence number and FEC fields, so the
+    /// receiver's replay window keeps whichever copy arrives first and drops the other.
+    /// Parity goes to the peer only.
+    pub fn send_data_dup(
+        &mut self,
+        now: Micros,
+        payload: &[u8],
+        dup: Option<(SocketAddr, u8)>,
+        out: &mut impl EndpointOutput,
+    ) {
         let fec = match self.encoder.as_mut().map(|e| e.on_data(now, payload)) {
             Some(Ok(field)) => field,
             // Too large for FEC: still sent, just unprotected.
             Some(Err(_)) | None => FecField::NONE,
         };
-        if self.emit(now, PacketType::Data, fec, payload, out) {
-            self.stats.data_sent += 1;
+        match self.peer {
+            Some(to) => {
+                let header = self.header(now, PacketType::Data, fec);
+                out.to_peer(to, &header, payload);
+                self.stats.data_sent += 1;
+                if let Some((second, path)) = dup {
+                    out.to_peer(second, &Header { path, ..header }, payload);
+                    self.stats.duplicates_sent += 1;
+                }
+            }
+            None => out.dropped(DropReason::NotBound),
         }
         self.poll_timers(now, out);
     }

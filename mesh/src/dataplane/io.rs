@@ -32,6 +32,7 @@ use super::batch_io::{RecvBatch, SendBatch};
 use super::edge::{EdgeEvent, EdgeSession};
 use super::limiter::SourceLimiter;
 use super::link_probe::{self, LinkProbes};
+use super::liveness::FailoverRecord;
 use super::proxy::{ProxyEvent, ProxySession};
 use super::relay::RelayState;
 use super::sink::{Local, Sink, flush};
@@ -56,8 +57,42 @@ pub enum DataEvent {
     },
     /// An edge session's BindAck arrived.
     Bound(SessionId),
-    /// An edge session's path stopped answering.
+    /// No path of an edge session answered for its `dead_after`.
     PathDead(SessionId),
+    /// An edge session's active path went silent and its game data moved to the standby.
+    PathSwitched {
+        /// The session.
+        session: SessionId,
+        /// The silent path id.
+        from: u8,
+        /// The path id now carrying the game.
+        to: u8,
+        /// From the last packet heard on `from` to the declaration.
+        detect: Duration,
+    },
+    /// The first game packet came back on the path a failover moved to.
+    FailedOver {
+        /// The session.
+        session: SessionId,
+        /// The path now carrying the game.
+        path: u8,
+        /// Detection and total time, from the last packet heard on the old path.
+        record: FailoverRecord,
+    },
+    /// An edge session's failover was undone: the path it left delivered again at once.
+    SwitchUndone {
+        /// The session.
+        session: SessionId,
+        /// The path carrying the game again.
+        path: u8,
+    },
+    /// An edge session's standby path bound.
+    StandbyBound {
+        /// The session.
+        session: SessionId,
+        /// The standby's path id.
+        path: u8,
+    },
     /// The peer closed the session (it is already removed from the table).
     Closed(SessionId),
 }
@@ -202,7 +237,7 @@ impl DataPlane {
             id,
             key,
             SessionState::Edge {
-                session,
+                session: Box::new(session),
                 game_client: client,
                 redirect,
             },
@@ -229,9 +264,8 @@ impl DataPlane {
                 }
             }
             // The first Bind goes out now rather than at the next timer tick.
-            if session.poll(now, &mut sink) == EdgeEvent::PathDead {
-                self.emit(DataEvent::PathDead(id));
-            }
+            let event = session.poll(now, &mut sink);
+            self.edge_event(id, event);
         }
         entry.set_next_timer(&state);
         drop(state);
@@ -260,15 +294,85 @@ impl DataPlane {
         Ok(())
     }
 
-    /// Installs a relay transit entry.
+    /// Installs a relay transit entry. For a session this relay already forwards with the
+    /// same key, the entry's upstream is replaced instead (the proxy re-installed the path).
     pub fn install_relay(
         &self,
         id: SessionId,
         key: SessionKey,
         relay: RelayState,
     ) -> Result<(), TableError> {
+        if let Some(entry) = self.table.get(id)
+            && entry.key == key
+            && let SessionState::Relay(existing) = &mut *entry.state.lock()
+        {
+            existing.set_upstream(relay.upstream());
+            return Ok(());
+        }
         self.table
             .insert(Entry::new(id, key, SessionState::Relay(relay)))
+    }
+
+    /// Gives an edge session a standby path `path` through `first_hop`; it binds at once.
+    /// False when the session is not an edge session here or `path` is its active path.
+    pub fn set_standby(&self, id: SessionId, path: u8, first_hop: SocketAddr) -> bool {
+        let Some(entry) = self.table.get(id) else {
+            return false;
+        };
+        let mut sb = SendBatch::default();
+        let mut state = entry.state.lock();
+        let SessionState::Edge {
+            session,
+            game_client,
+            redirect,
+        } = &mut *state
+        else {
+            return false;
+        };
+        let now = self.clock.now();
+        if !session.set_standby(path, first_hop, now) {
+            return false;
+        }
+        if let Some(sock) = self.redirect(*redirect) {
+            let mut sink = self.sink(
+                &mut sb,
+                &entry.key,
+                Direction::Upstream,
+                Local::Game(&sock, *game_client),
+            );
+            let event = session.poll(now, &mut sink);
+            self.edge_event(id, event);
+        }
+        entry.set_next_timer(&state);
+        drop(state);
+        flush(&mut sb, self.fd(), &self.counters);
+        true
+    }
+
+    /// Reports what an edge session's core said, if the session actor must know.
+    fn edge_event(&self, id: SessionId, event: EdgeEvent) {
+        let e = match event {
+            EdgeEvent::None | EdgeEvent::Closed => return,
+            EdgeEvent::Bound => DataEvent::Bound(id),
+            EdgeEvent::PathDead => DataEvent::PathDead(id),
+            EdgeEvent::StandbyBound(path) => DataEvent::StandbyBound { session: id, path },
+            EdgeEvent::SwitchUndone { to } => DataEvent::SwitchUndone {
+                session: id,
+                path: to,
+            },
+            EdgeEvent::Switched { from, to, detect } => DataEvent::PathSwitched {
+                session: id,
+                from,
+                to,
+                detect,
+            },
+            EdgeEvent::FailedOver { to, record } => DataEvent::FailedOver {
+                session: id,
+                path: to,
+                record,
+            },
+        };
+        self.emit(e);
     }
 
     /// Starts the egress loop of a proxy session whose entry is in the table.
@@ -497,9 +601,8 @@ impl DataPlane {
                     Local::Game(&sock, *game_client),
                 );
                 match session.on_packet(now, from, &packet, &mut sink) {
-                    Ok(EdgeEvent::Bound) => self.emit(DataEvent::Bound(entry.id)),
                     Ok(EdgeEvent::Closed) => closed = true,
-                    Ok(_) => {}
+                    Ok(event) => self.edge_event(entry.id, event),
                     Err(reason) => c.dropped(reason),
                 }
             }
@@ -584,8 +687,9 @@ impl DataPlane {
                 Direction::Upstream,
                 Local::Game(sock, client),
             );
-            if let Err(reason) = session.from_game(now, payload, &mut sink) {
-                c.dropped(reason);
+            match session.from_game(now, payload, &mut sink) {
+                Ok(event) => self.edge_event(entry.id, event),
+                Err(reason) => c.dropped(reason),
             }
         }
         entry.set_next_timer(&state);
@@ -656,9 +760,8 @@ impl DataPlane {
                             Direction::Upstream,
                             Local::Game(&sock, *game_client),
                         );
-                        if session.poll(now, &mut sink) == EdgeEvent::PathDead {
-                            self.emit(DataEvent::PathDead(entry.id));
-                        }
+                        let event = session.poll(now, &mut sink);
+                        self.edge_event(entry.id, event);
                     }
                     SessionState::Proxy { session, egress } => {
                         let mut sink = self.sink(
@@ -667,7 +770,7 @@ impl DataPlane {
                             Direction::Downstream,
                             Local::Server(egress),
                         );
-                        session.endpoint.poll_timers(now, &mut sink);
+                        session.poll(now, &mut sink);
                     }
                     SessionState::Relay(_) => {}
                 }

@@ -14,6 +14,9 @@
 //!   (pure), so no packet meets the wrong decoder.
 //! - `edge.rs` / `proxy.rs`: the role-specific session logic around an endpoint (pure): bind
 //!   handshake, keepalives, dead-path detection; binding only on authenticated Binds.
+//! - `edge_failover.rs`: the edge's per-path state, switch to the standby and its undo (pure).
+//! - `liveness.rs`: per-path dead-path detection and the failover clock (pure).
+//! - `multipath.rs`: the duplicate gate and the downstream loss window (pure).
 //! - `io.rs`: the packet loops (data, redirect, egress, timers) driving the cores — the shell.
 //! - `sink.rs`: the socket-side output of the endpoint cores (seal into send batches, deliver).
 //! - `table.rs`: the concurrent session and flow table, and the node clock.
@@ -26,6 +29,8 @@ pub mod fec_switch;
 pub mod io;
 pub mod limiter;
 pub mod link_probe;
+pub mod liveness;
+pub mod multipath;
 pub mod proxy;
 pub mod relay;
 mod sink;

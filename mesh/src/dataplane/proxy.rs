@@ -1,15 +1,30 @@
-//! The proxy end of a session (pure): binds its downstream only on an authenticated Bind,
-//! answers it with a same-sized BindAck, and otherwise accepts packets only from the bound
-//! address. Game datagrams come out through [`EndpointOutput::deliver`] for the egress socket.
+//! The proxy end of a session (pure): binds a downstream address per path only on an
+//! authenticated Bind stamped with that path's id, answers it with a same-sized BindAck, and
+//! otherwise accepts packets only from the address bound for the path they carry. Game
+//! datagrams come out through [`EndpointOutput::deliver`] for the egress socket.
+//!
+//! Downstream, game datagrams go on the path the latest upstream game datagram came in on,
+//! and on the other path too while upstream data also arrives there (the edge is duplicating:
+//! multipath). Replies to probes and Binds go back on the path the request came on. The
+//! later copy of a duplicated packet is dropped by the replay window before FEC or the game
+//! see it, and counted as deduplicated.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use lightspeed_protocol::Micros;
 use lightspeed_protocol::header::{Packet, PacketType};
 
 use super::DropReason;
+use super::edge::PATHS;
 use super::endpoint::{Endpoint, EndpointOutput};
 use super::limiter::TokenBucket;
+
+/// The other path is treated as duplicating while upstream game data arrived on it within
+/// this of now. 100 ms is three packet gaps at 30 pps (the slowest profile), so a
+/// duplicating edge is never missed between two packets, and a path the edge stopped using
+/// stops getting copies within a tenth of a second.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_millis(100);
 
 /// What the driver must do after a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,15 +38,34 @@ pub enum ProxyEvent {
 /// A session at its proxy.
 #[derive(Debug)]
 pub struct ProxySession {
-    /// The tunnel endpoint; its peer is the bound downstream address.
+    /// The tunnel endpoint; its peer is the primary downstream address.
     pub endpoint: Endpoint,
     limiter: TokenBucket,
+    downstream: [Option<SocketAddr>; PATHS],
+    last_data: [Option<Micros>; PATHS],
+    primary: usize,
 }
 
 impl ProxySession {
     /// A session admitted but not yet bound.
     pub fn new(endpoint: Endpoint, limiter: TokenBucket) -> ProxySession {
-        ProxySession { endpoint, limiter }
+        ProxySession {
+            endpoint,
+            limiter,
+            downstream: [None; PATHS],
+            last_data: [None; PATHS],
+            primary: 0,
+        }
+    }
+
+    /// The address bound for path `id`.
+    pub fn downstream(&self, id: u8) -> Option<SocketAddr> {
+        self.downstream.get(usize::from(id)).copied().flatten()
+    }
+
+    /// The path downstream game datagrams go on first.
+    pub fn primary_path(&self) -> u8 {
+        self.primary as u8
     }
 
     /// Handles an authenticated packet that arrived from `from`.
@@ -42,30 +76,94 @@ impl ProxySession {
         packet: &Packet<'_>,
         out: &mut impl EndpointOutput,
     ) -> Result<ProxyEvent, DropReason> {
+        let p = usize::from(packet.header.path);
+        if p >= PATHS {
+            return Err(DropReason::NotBound);
+        }
         let is_bind = packet.header.packet_type == PacketType::Bind;
-        if !is_bind && self.endpoint.peer() != Some(from) {
+        if !is_bind && self.downstream(p as u8) != Some(from) {
             return Err(DropReason::NotBound);
         }
         if !self.limiter.try_take(now) {
             return Err(DropReason::RateLimited);
         }
-        match self.endpoint.on_packet(now, packet, out)? {
-            Some(PacketType::Bind) => {
-                // Fresh (replay-checked) and authenticated: (re)bind to where it came from and
-                // echo the nonce, same size as the request.
-                self.endpoint.set_peer(from);
+        // Replies to this packet go back on its own path.
+        self.endpoint.set_route(from, p as u8);
+        let result = self.endpoint.on_packet(now, packet, out);
+        let is_data = packet.header.packet_type == PacketType::Data;
+        let multipath = self.downstream(other(p) as u8).is_some();
+        let outcome = match result {
+            Err(DropReason::Replay) if is_data && multipath => {
+                self.mark_data(p, now);
+                Err(DropReason::Deduplicated)
+            }
+            Err(e) => Err(e),
+            Ok(Some(PacketType::Bind)) => {
+                // Fresh (replay-checked) and authenticated: (re)bind this path to where it
+                // came from and echo the nonce, same size as the request.
+                if let Some(d) = self.downstream.get_mut(p) {
+                    *d = Some(from);
+                }
                 self.endpoint
                     .send_control(now, PacketType::BindAck, packet.payload, out);
+                if self.downstream(self.primary as u8).is_none() {
+                    self.primary = p;
+                }
                 Ok(ProxyEvent::None)
             }
-            Some(PacketType::Close) => Ok(ProxyEvent::Closed),
-            Some(_) => Err(DropReason::WrongType),
-            None => Ok(ProxyEvent::None),
+            Ok(Some(PacketType::Close)) => Ok(ProxyEvent::Closed),
+            Ok(Some(_)) => Err(DropReason::WrongType),
+            Ok(None) => {
+                if is_data {
+                    self.mark_data(p, now);
+                    self.primary = p;
+                }
+                Ok(ProxyEvent::None)
+            }
+        };
+        self.route_primary();
+        outcome
+    }
+
+    fn mark_data(&mut self, p: usize, now: Micros) {
+        if let Some(t) = self.last_data.get_mut(p) {
+            *t = Some(now);
         }
+    }
+
+    fn route_primary(&mut self) {
+        if let Some(to) = self.downstream(self.primary as u8) {
+            self.endpoint.set_route(to, self.primary as u8);
+        }
+    }
+
+    /// Where a downstream game datagram's second copy goes now, if anywhere.
+    pub fn duplicate_target(&self, now: Micros) -> Option<(SocketAddr, u8)> {
+        let b = other(self.primary);
+        let recent = self
+            .last_data
+            .get(b)
+            .copied()
+            .flatten()
+            .is_some_and(|t| now.saturating_since(t) <= DUPLICATE_WINDOW);
+        let to = self.downstream(b as u8)?;
+        recent.then_some((to, b as u8))
     }
 
     /// A datagram from the game server for this session.
     pub fn from_server(&mut self, now: Micros, payload: &[u8], out: &mut impl EndpointOutput) {
-        self.endpoint.send_data(now, payload, out);
+        self.route_primary();
+        let dup = self.duplicate_target(now);
+        self.endpoint.send_data_dup(now, payload, dup, out);
     }
+
+    /// Runs the endpoint's timers (FEC parity deadlines) towards the primary path.
+    pub fn poll(&mut self, now: Micros, out: &mut impl EndpointOutput) {
+        self.route_primary();
+        self.endpoint.poll_timers(now, out);
+    }
+}
+
+fn other(p: usize) -> usize {
+    1 - p.min(1)
 }

@@ -49,6 +49,12 @@ impl RelayState {
         self.upstream
     }
 
+    /// Points the entry at a new next hop (the proxy re-installed the session: its path
+    /// changed beyond this relay). The downstream binding and replay windows stay.
+    pub fn set_upstream(&mut self, upstream: SocketAddr) {
+        self.upstream = upstream;
+    }
+
     /// The bound downstream address, if any.
     pub fn downstream(&self) -> Option<SocketAddr> {
         self.downstream

@@ -33,10 +33,11 @@ impl EndpointOutput for Out {
 }
 
 fn timing() -> EdgeTiming {
-    EdgeTiming {
-        keepalive: Duration::from_millis(500),
-        dead_after: Duration::from_millis(300),
-    }
+    EdgeTiming::new(
+        Duration::from_millis(500),
+        Duration::from_millis(300),
+        Duration::from_millis(500),
+    )
 }
 
 fn pair() -> (EdgeSession, ProxySession) {

@@ -24,8 +24,9 @@ use super::relay::RelayState;
 pub enum SessionState {
     /// This node is the session's edge.
     Edge {
-        /// The pure session.
-        session: EdgeSession,
+        /// The pure session (boxed: it holds two paths' state, and the enum is as large as
+        /// its largest variant while relay entries, the many, are small).
+        session: Box<EdgeSession>,
         /// The game client the replies go to.
         game_client: SocketAddr,
         /// Index of the redirect socket the game client talks to.

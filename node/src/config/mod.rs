@@ -28,7 +28,7 @@ use serde::Deserialize;
 pub use lightspeed_actors::fec_setting::{FecSetting, FecSettingError};
 pub use lightspeed_mesh::policy::{Cidr, CidrError};
 pub use sections::{
-    EdgeSection, LimitsSection, LogFormat, MeshPreset, MeshSection, NodeSection, Peer,
+    EdgeSection, LimitsSection, LogFormat, MeshPreset, MeshSection, Multipath, NodeSection, Peer,
     ProxySection, Reach, Redirect, TlsSection, Token,
 };
 

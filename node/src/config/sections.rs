@@ -183,6 +183,16 @@ pub struct EdgeSection {
     /// Relays to go through, in order, by name (as for `proxy`): 0 (direct), 1 or 2.
     /// Default: direct.
     pub via: Vec<String>,
+    /// Relays of the standby path, in order, by peer name: `[]` is the direct path as
+    /// standby, 1 or 2 relays otherwise; none may be on `via` (the two paths must be
+    /// disjoint). Default: no standby, so a dead path ends the session and the next game
+    /// packet sets up a new one (seconds) instead of a failover (≤ 300 ms).
+    pub backup_via: Option<Vec<String>>,
+    /// Whether game packets also go over the standby path: `off`, `duplicate` (always; a
+    /// relay crash then loses nothing, for twice the upstream and downstream traffic) or
+    /// `adaptive` (only while the primary loses ≥ 0.1 % or its RTT is ≥ 20 ms above its
+    /// baseline). Needs `backup_via`. Default `off`.
+    pub multipath: Multipath,
     /// FEC scheme. Default `auto`.
     pub fec: FecSetting,
     /// Longest a parity group stays open waiting for data. Default 2 ms: parity sent later than
@@ -212,12 +222,38 @@ impl Default for EdgeSection {
             token: None,
             proxy: None,
             via: Vec::new(),
+            backup_via: None,
+            multipath: Multipath::Off,
             fec: FecSetting::Auto,
             fec_deadline: Duration::from_millis(2),
             keepalive: Duration::from_millis(500),
             redirect: Vec::new(),
             ml_record: None,
             ml_record_max_bytes: 64 << 20,
+        }
+    }
+}
+
+/// `[edge] multipath`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Multipath {
+    /// One path at a time.
+    Off,
+    /// Every game packet on both paths.
+    Duplicate,
+    /// Both paths while the primary is lossy or spiking.
+    Adaptive,
+}
+
+impl Multipath {
+    /// The data plane's mode.
+    pub fn mode(self) -> lightspeed_actors::spec::MultipathMode {
+        use lightspeed_actors::spec::MultipathMode;
+        match self {
+            Multipath::Off => MultipathMode::Off,
+            Multipath::Duplicate => MultipathMode::Always,
+            Multipath::Adaptive => MultipathMode::Adaptive,
         }
     }
 }

@@ -495,3 +495,55 @@ fn load_reports_file_and_resolves_tls_paths_against_it() {
     let err = load(Some(&dir.join("nope.toml")), &Overrides::default()).unwrap_err();
     assert!(matches!(err, LoadError::Read { .. }), "{err}");
 }
+
+#[test]
+fn standby_and_multipath_rules_name_their_fields() {
+    let (c, _tls) = base();
+    assert_eq!(c.edge.backup_via, None);
+    assert_eq!(c.edge.multipath, Multipath::Off);
+    let doc = ALL_ROLES.replace(
+        "fec = \"rs(4,2)\"",
+        "fec = \"rs(4,2)\"\nbackup_via = []\nmultipath = \"adaptive\"",
+    );
+    let mut c = Config::from_toml(&doc).unwrap();
+    let _tls = TlsFiles::new();
+    _tls.apply(&mut c);
+    c.validate().unwrap();
+    assert_eq!(c.edge.backup_via, Some(Vec::new()));
+    assert_eq!(
+        c.edge.multipath.mode(),
+        lightspeed_actors::spec::MultipathMode::Adaptive
+    );
+    let e =
+        parse_err(&ALL_ROLES.replace("via = [\"sgp\"]", "via = [\"sgp\"]\nmultipath = \"both\""));
+    assert_eq!(e.field.as_deref(), Some("edge.multipath"));
+    assert_eq!(
+        field_after(|c| c.edge.multipath = Multipath::Duplicate),
+        "edge.multipath"
+    );
+    assert_eq!(
+        field_after(|c| c.edge.backup_via = Some(vec!["sgp".into()])),
+        "edge.backup_via[0]"
+    );
+    assert_eq!(
+        field_after(|c| c.edge.backup_via = Some(vec!["lax".into()])),
+        "edge.backup_via[0]"
+    );
+    assert_eq!(
+        field_after(|c| c.edge.backup_via = Some(vec!["fra".into()])),
+        "edge.backup_via[0]"
+    );
+    assert_eq!(
+        field_after(|c| {
+            c.edge.via.clear();
+            c.edge.backup_via = Some(Vec::new());
+        }),
+        "edge.backup_via"
+    );
+    let (mut c, _tls) = base();
+    c.edge.backup_via = Some(vec!["sgp".into()]);
+    assert_eq!(
+        c.validate().unwrap_err().to_string(),
+        "edge.backup_via[0]: 'sgp' is also on edge.via: the standby must share no relay with the primary"
+    );
+}

@@ -316,6 +316,7 @@ fn edge(config: &Config) -> Check {
             return fail(field, format!("'{v}' is listed twice"));
         }
     }
+    backup_via(e, &known)?;
     range(
         "edge.fec_deadline",
         e.fec_deadline,
@@ -344,6 +345,55 @@ fn edge(config: &Config) -> Check {
         );
     }
     redirects(config, is_edge)
+}
+
+/// The standby path: at most two known relays, none of them the proxy or on `via`.
+fn backup_via(e: &EdgeSection, known: &dyn Fn(&str) -> bool) -> Check {
+    let Some(backup) = &e.backup_via else {
+        if e.multipath != super::sections::Multipath::Off {
+            return fail(
+                "edge.multipath",
+                "needs a standby path: set edge.backup_via ([] for the direct path)",
+            );
+        }
+        return Ok(());
+    };
+    if backup.len() > 2 {
+        return fail(
+            "edge.backup_via",
+            format!("{} relays given; at most 2 are allowed", backup.len()),
+        );
+    }
+    if backup.is_empty() && e.via.is_empty() {
+        return fail(
+            "edge.backup_via",
+            "the direct path is already the primary (edge.via is empty): name relays for the standby",
+        );
+    }
+    for (i, v) in backup.iter().enumerate() {
+        let field = format!("edge.backup_via[{i}]");
+        if !known(v) {
+            return fail(field, format!("unknown peer '{v}'"));
+        }
+        if e.proxy.as_deref() == Some(v) {
+            return fail(
+                field,
+                format!("'{v}' is the proxy (edge.proxy), not a relay"),
+            );
+        }
+        if e.via.contains(v) {
+            return fail(
+                field,
+                format!(
+                    "'{v}' is also on edge.via: the standby must share no relay with the primary"
+                ),
+            );
+        }
+        if backup.get(..i).is_some_and(|before| before.contains(v)) {
+            return fail(field, format!("'{v}' is listed twice"));
+        }
+    }
+    Ok(())
 }
 
 fn redirects(config: &Config, is_edge: bool) -> Check {

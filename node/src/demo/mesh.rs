@@ -140,6 +140,8 @@ impl DemoMesh {
             token: TOKEN.into(),
             proxy: "proxy-la".into(),
             via: vec!["relay-sgp".into()],
+            backup_via: None,
+            multipath: lightspeed_actors::spec::MultipathMode::Off,
             fec,
             fec_deadline: Duration::from_millis(2),
             keepalive: Duration::from_millis(250),

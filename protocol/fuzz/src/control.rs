@@ -5,8 +5,8 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use arbitrary::{Result, Unstructured};
 use lightspeed_protocol::control::{
     ClientToken, CloseReason, Envelope, ErrorCode, HopSpec, MAX_ERROR_MESSAGE_LEN, MAX_GAME_LEN,
-    MAX_IDLE_TIMEOUT_MS, MAX_NODE_NAME_LEN, MAX_PATH_HOPS, MAX_SYNC_ITEM_LEN, MAX_TOKEN_LEN,
-    Message, SyncItem, TraceContext,
+    MAX_IDLE_TIMEOUT_MS, MAX_NODE_NAME_LEN, MAX_PATH_HOPS, MAX_PATH_ID, MAX_SYNC_ITEM_LEN, LinkReport,
+    MAX_TOKEN_LEN, Message, SyncItem, TraceContext,
 };
 use lightspeed_protocol::fec::FecScheme;
 use lightspeed_protocol::{SessionId, SessionKey};
@@ -22,9 +22,9 @@ pub fn envelope(u: &mut Unstructured<'_>) -> Result<Envelope> {
     Ok(Envelope::new(request_id, trace, message(u)?))
 }
 
-/// Any of the thirteen version-1 messages, valid.
+/// Any of the sixteen version-1 messages, valid.
 pub fn message(u: &mut Unstructured<'_>) -> Result<Message> {
-    Ok(match u.choose_index(13)? {
+    Ok(match u.choose_index(16)? {
         0 => Message::SessionRequest {
             token: ClientToken(visible(u, MAX_TOKEN_LEN)?),
             target: addr(u)?,
@@ -83,6 +83,32 @@ pub fn message(u: &mut Unstructured<'_>) -> Result<Message> {
         11 => Message::TopologyItems {
             items: sync_items(u)?,
             next: u.arbitrary()?,
+        },
+        12 => Message::FecSwitch {
+            session: session(u)?,
+            fec: fec(u)?,
+            from_seq: u.arbitrary()?,
+        },
+        13 => {
+            let delivered: u64 = u.arbitrary()?;
+            Message::FecReport {
+                session: session(u)?,
+                report: LinkReport {
+                    data_sent: u.arbitrary()?,
+                    expected: u.arbitrary()?,
+                    received: u.arbitrary()?,
+                    delivered,
+                    recovered: u.int_in_range(0..=delivered)?,
+                    peer_data_sent: u.arbitrary()?,
+                    delivered_then: u.int_in_range(0..=delivered)?,
+                    srtt_us: u.arbitrary()?,
+                },
+            }
+        }
+        14 => Message::PathSetup {
+            session: session(u)?,
+            path_id: u.int_in_range(0..=MAX_PATH_ID)?,
+            path: path(u)?,
         },
         _ => Message::Error {
             code: *u.choose(&[

@@ -27,6 +27,10 @@ pub const MAX_NODE_NAME_LEN: usize = 64;
 /// relays); four leaves room without letting an edge order long chains through the mesh.
 pub const MAX_PATH_HOPS: usize = 4;
 
+/// Path ids a session may use (the data-plane header's `path` byte): 0 and 1, a primary and
+/// one disjoint standby. The proxy keeps fixed per-path state, so the ids are bounded.
+pub const MAX_PATH_ID: u8 = 1;
+
 /// Longest human-readable text in an [`Message::Error`] (bytes): a sentence, not a report.
 pub const MAX_ERROR_MESSAGE_LEN: usize = 256;
 
@@ -225,6 +229,20 @@ pub enum Message {
         /// The sender's figures.
         report: LinkReport,
     },
+    /// Edge → proxy: set up the session's path `path_id` through these relays (a standby
+    /// for failover and multipath, or a replacement for one that died). The proxy installs
+    /// the relays, proxy side first, and answers [`Message::Ack`]; the edge then binds the
+    /// path with a data-plane Bind stamped with `path_id`. Only the connection that
+    /// requested the session may ask.
+    PathSetup {
+        /// The session.
+        session: SessionId,
+        /// Which path (0..=[`MAX_PATH_ID`]).
+        path_id: u8,
+        /// Its relays, edge side first (at most [`MAX_PATH_HOPS`]); empty for the direct path.
+        #[serde(deserialize_with = "de_path")]
+        path: Vec<HopSpec>,
+    },
 }
 
 /// One end's figures of a session, cumulative since it started: what it sent and what it
@@ -322,6 +340,20 @@ impl Message {
             Message::RouteUpdate { session, path } => {
                 session_id("RouteUpdate.session", *session)?;
                 hops("RouteUpdate.path", path)
+            }
+            Message::PathSetup {
+                session,
+                path_id,
+                path,
+            } => {
+                session_id("PathSetup.session", *session)?;
+                if *path_id > MAX_PATH_ID {
+                    return Err(ControlError::Invalid {
+                        field: "PathSetup.path_id",
+                        reason: "path id above 1",
+                    });
+                }
+                hops("PathSetup.path", path)
             }
             Message::Ack | Message::Ping { .. } | Message::Pong { .. } => Ok(()),
             Message::Error { message, .. } => {

@@ -52,6 +52,7 @@
 //!                4: RelayInstall    5: FecUpdate     6: RouteUpdate  7: Ack
 //!                8: Ping            9: Pong         10: Error
 //!               11: TopologySync   12: TopologyItems  13: FecSwitch  14: FecReport
+//!               15: PathSetup
 //! SyncItem     = varint length, then that many bytes (<= 1024; a page <= 64 items, 12 KiB)
 //! FecSwitch    = session, fec: FecScheme, from_seq: varint u32
 //! FecReport    = session, report: 8 × varint u64 (data_sent, expected, received,
@@ -80,6 +81,7 @@
 //! | `FecSwitch` edge → proxy      | `FecSwitch`    | `Error`       |
 //! | `FecReport` edge → proxy      | `FecReport`    | `Error`       |
 //! | `RouteUpdate` edge → proxy    | `Ack`          | `Error`       |
+//! | `PathSetup` edge → proxy      | `Ack`          | `Error`       |
 //! | `Ping` either way             | `Pong` (same nonce) | —        |
 //! | `TopologySync` node → node    | `TopologyItems` | `Error` (not a mesh node, no mesh) |
 //!
@@ -112,7 +114,7 @@ pub use envelope::{
 pub use error::ControlError;
 pub use messages::{
     ClientToken, CloseReason, ErrorCode, HopSpec, LinkReport, MAX_ERROR_MESSAGE_LEN, MAX_GAME_LEN,
-    MAX_IDLE_TIMEOUT_MS, MAX_NODE_NAME_LEN, MAX_PATH_HOPS, MAX_TOKEN_LEN, Message,
+    MAX_IDLE_TIMEOUT_MS, MAX_NODE_NAME_LEN, MAX_PATH_HOPS, MAX_PATH_ID, MAX_TOKEN_LEN, Message,
 };
 pub use reader::FrameReader;
 pub use sync::{MAX_SYNC_ITEM_LEN, MAX_SYNC_PAGE_BYTES, MAX_SYNC_PAGE_ITEMS, SyncItem};

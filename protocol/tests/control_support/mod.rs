@@ -4,8 +4,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use lightspeed_protocol::control::{
-    ClientToken, CloseReason, Envelope, ErrorCode, HopSpec, LinkReport, MAX_PATH_HOPS, Message,
-    TraceContext, encode_frame,
+    ClientToken, CloseReason, Envelope, ErrorCode, HopSpec, LinkReport, MAX_PATH_HOPS, MAX_PATH_ID,
+    Message, TraceContext, encode_frame,
 };
 use lightspeed_protocol::fec::FecScheme;
 use lightspeed_protocol::{SessionId, SessionKey};
@@ -191,6 +191,13 @@ pub fn message() -> impl Strategy<Value = Message> {
                     delivered_then: del / 2,
                     srtt_us: sent ^ exp,
                 },
+            }
+        }),
+        (session_id(), 0..=MAX_PATH_ID, path()).prop_map(|(session, path_id, path)| {
+            Message::PathSetup {
+                session,
+                path_id,
+                path,
             }
         }),
     ]

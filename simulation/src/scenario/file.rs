@@ -106,6 +106,9 @@ pub(super) struct GameEntry {
     pub(super) edge: String,
     #[serde(default)]
     pub(super) route: Vec<String>,
+    pub(super) backup_route: Option<Vec<String>>,
+    #[serde(default = "default_multipath")]
+    pub(super) multipath: String,
     #[serde(default = "default_fec")]
     pub(super) fec: String,
     #[serde(default)]
@@ -116,6 +119,10 @@ pub(super) struct GameEntry {
 
 fn default_players() -> u32 {
     1
+}
+
+fn default_multipath() -> String {
+    "off".into()
 }
 
 fn default_fec() -> String {

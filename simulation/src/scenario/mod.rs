@@ -212,7 +212,8 @@ fn assemble(
         })
         .collect();
     let end = sc.duration.as_micros() as u64;
-    let overall = report::phase_stats(sc, "all", (0, end), &samples, &links, first, last);
+    let mut overall = report::phase_stats(sc, "all", (0, end), &samples, &links, first, last);
+    overall.failover_ms = phases.iter().map(|p| p.failover_ms).fold(0.0, f64::max);
     let expectations: Vec<Outcome> = sc
         .expects
         .iter()

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use lightspeed_actors::spec::FecSetting;
+use lightspeed_actors::spec::{FecSetting, MultipathMode};
 use lightspeed_mesh::Role;
 
 use crate::link::{LinkConfig, LossModel};
@@ -134,6 +134,10 @@ pub struct GameDef {
     pub edge: String,
     /// Relays between edge and proxy, edge side first.
     pub route: Vec<String>,
+    /// The standby path's relays (`Some(vec![])`: direct), `None` without a standby.
+    pub backup_route: Option<Vec<String>>,
+    /// Whether the edge duplicates on the standby.
+    pub multipath: MultipathMode,
     /// The edge's FEC setting.
     pub fec: FecSetting,
     /// The FEC setting as written.
@@ -147,8 +151,17 @@ pub struct GameDef {
 impl GameDef {
     /// Node names along the configured path: edge, relays, proxy.
     pub fn path(&self) -> Vec<String> {
+        self.path_through(&self.route)
+    }
+
+    /// Node names along the standby path, if one is configured.
+    pub fn backup_path(&self) -> Option<Vec<String>> {
+        self.backup_route.as_deref().map(|r| self.path_through(r))
+    }
+
+    fn path_through(&self, relays: &[String]) -> Vec<String> {
         std::iter::once(self.edge.clone())
-            .chain(self.route.iter().cloned())
+            .chain(relays.iter().cloned())
             .chain(std::iter::once(self.proxy.clone()))
             .collect()
     }
@@ -273,8 +286,11 @@ pub enum Metric {
     LinkLoss,
     /// Packets FEC rebuilt at the edge and the proxy.
     FecRecovered,
-    /// Longest stretch of consecutive lost game packets, ms (failover time when a path dies).
+    /// Longest stretch of consecutive lost game packets, ms.
     MaxGap,
+    /// From the event that starts the phase (the fault) to the first game packet delivered
+    /// after the interruption it caused, ms (0 when nothing was lost).
+    Failover,
     /// The node path that carried the game traffic.
     Path,
 }

@@ -50,6 +50,19 @@ pub struct PhaseStats {
     /// Longest time a player went without echoes: from the first lost packet of a run of
     /// losses to the next packet that came back, ms (0 without loss).
     pub max_gap_ms: f64,
+    /// From the phase's start (the event that opened it: the fault) to the first game packet
+    /// delivered to the game server after the first loss of the phase, ms, worst player;
+    /// delivery is taken as half the packet's RTT after its send. 0 when the phase lost
+    /// nothing. The first phase has no event, so there it counts from its first lost packet.
+    /// For the whole run: the worst phase.
+    pub failover_ms: f64,
+    /// Second copies of game packets sent on the standby path by the edge and the proxy
+    /// (multipath).
+    pub duplicates_sent: u64,
+    /// `duplicates_sent` per game packet the edge and the proxy sent: multipath's overhead.
+    pub duplicate_overhead: f64,
+    /// Later copies the edge and the proxy dropped (their replay windows had the first).
+    pub deduplicated: u64,
     /// Packets the emulated inter-node links dropped / were offered (all packet types,
     /// both directions): loss before FEC.
     pub link_loss: f64,
@@ -174,6 +187,11 @@ pub(super) fn phase_stats(
 ) -> PhaseStats {
     let mut rtts = Vec::new();
     let (mut sent, mut jitter_sum, mut jitter_n, mut max_gap) = (0u64, 0u64, 0u64, 0u64);
+    let failover = players
+        .iter()
+        .map(|s| failover_us(s, start, end))
+        .max()
+        .unwrap_or(0);
     for samples in players {
         let mut prev: Option<u64> = None;
         let mut gap_start: Option<u64> = None;
@@ -244,6 +262,14 @@ pub(super) fn phase_stats(
             ms(jitter_sum) / jitter_n as f64
         },
         max_gap_ms: ms(max_gap),
+        failover_ms: ms(failover),
+        duplicates_sent: delta(after.fec.duplicates, before.fec.duplicates),
+        duplicate_overhead: if fec_data == 0 {
+            0.0
+        } else {
+            delta(after.fec.duplicates, before.fec.duplicates) as f64 / fec_data as f64
+        },
+        deduplicated: delta(after.fec.deduplicated, before.fec.deduplicated),
         link_loss: if offered == 0 {
             0.0
         } else {
@@ -258,6 +284,27 @@ pub(super) fn phase_stats(
         },
         path: walk(&sc.game.edge, &sc.game.proxy, &carried),
     }
+}
+
+/// Fault (`start`) to the first delivery after the phase's first loss, µs (see
+/// [`PhaseStats::failover_ms`]); 0 without loss. A loss with no delivery after it in the
+/// phase counts to the phase's end.
+fn failover_us(samples: &[Sample], start: u64, end: u64) -> u64 {
+    let mut in_phase = samples
+        .iter()
+        .filter(|s| s.sent_us >= start && s.sent_us < end);
+    let Some(first_loss) = in_phase.find(|s| s.rtt_us.is_none()) else {
+        return 0;
+    };
+    let fault = if start == 0 {
+        first_loss.sent_us
+    } else {
+        start
+    };
+    in_phase
+        .find_map(|s| s.rtt_us.map(|r| s.sent_us + r / 2))
+        .unwrap_or(end)
+        .saturating_sub(fault)
 }
 
 /// Follows the links that carried traffic from the edge, busiest first, to the proxy.
@@ -299,6 +346,7 @@ pub(super) fn check(e: &Expect, phases: &[PhaseStats], overall: &PhaseStats) -> 
         Metric::LinkLoss => stats.link_loss,
         Metric::FecRecovered => stats.fec_recovered as f64,
         Metric::MaxGap => stats.max_gap_ms,
+        Metric::Failover => stats.failover_ms,
         Metric::Path => f64::NAN,
     };
     let no_echo = stats.received == 0

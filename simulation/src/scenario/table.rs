@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::report::{PhaseStats, Report};
 
-const HEADER: [&str; 13] = [
+const HEADER: [&str; 16] = [
     "phase",
     "span s",
     "sent",
@@ -15,13 +15,16 @@ const HEADER: [&str; 13] = [
     "p99 ms",
     "jitter",
     "max gap",
+    "failover",
     "link loss",
     "lost data",
     "recovered",
     "residual",
+    "dup sent",
+    "deduped",
 ];
 
-fn row(p: &PhaseStats) -> [String; 13] {
+fn row(p: &PhaseStats) -> [String; 16] {
     [
         p.name.clone(),
         format!("{:.1}–{:.1}", p.start_s, p.end_s),
@@ -32,10 +35,13 @@ fn row(p: &PhaseStats) -> [String; 13] {
         format!("{:.2}", p.rtt_ms.p99),
         format!("{:.2}", p.jitter_ms),
         format!("{:.0} ms", p.max_gap_ms),
+        format!("{:.0} ms", p.failover_ms),
         format!("{:.2} %", p.link_loss * 100.0),
         p.data_lost_on_links.to_string(),
         p.fec_recovered.to_string(),
         format!("{:.3} %", p.residual_loss * 100.0),
+        p.duplicates_sent.to_string(),
+        p.deduplicated.to_string(),
     ]
 }
 
@@ -56,7 +62,7 @@ pub fn render_table(r: &Report) -> String {
     for e in &r.events {
         let _ = writeln!(out, "  event at {:>5.1} s: {}", e.at_s, e.action);
     }
-    let rows: Vec<[String; 13]> = r
+    let rows: Vec<[String; 16]> = r
         .phases
         .iter()
         .chain(std::iter::once(&r.overall))

@@ -336,9 +336,19 @@ fn phase_figures_come_from_samples_and_counter_deltas() {
             data: 20,
             parity: 10,
             recovered: 2,
+            duplicates: 4,
+            deduplicated: 3,
         },
     };
-    let s = report::phase_stats(&sc, "p", (0, 100_000), &[p0, p1], &links, &before, &after);
+    let s = report::phase_stats(
+        &sc,
+        "p",
+        (0, 100_000),
+        &[p0.clone(), p1],
+        &links,
+        &before,
+        &after,
+    );
     assert_eq!((s.sent, s.received), (11, 9));
     assert!((s.residual_loss - 2.0 / 11.0).abs() < 1e-12);
     // RTTs: 20 21 22 25 26 27 28 29 40 → p50 = 5th = 26, p95/p99/max = 40.
@@ -354,6 +364,14 @@ fn phase_figures_come_from_samples_and_counter_deltas() {
     assert_eq!(s.fec_recovered, 2);
     assert_eq!(s.fec_overhead, 0.5);
     assert_eq!(s.path, ["edge", "relay", "proxy"]);
+    // The first phase has no event: from the first loss (sent at 30 ms) to the first
+    // delivery after it, packet 5, sent at 50 ms with a 25 ms RTT: at the server at 62.5 ms.
+    assert_eq!(s.failover_ms, 32.5);
+    // A phase opened by an event at 10 ms counts from the event.
+    let later = report::phase_stats(&sc, "p", (10_000, 100_000), &[p0], &links, &before, &after);
+    assert_eq!(later.failover_ms, 52.5);
+    assert_eq!((s.duplicates_sent, s.deduplicated), (4, 3));
+    assert_eq!(s.duplicate_overhead, 0.2);
 }
 
 #[test]
@@ -417,6 +435,10 @@ fn tiny_report() -> Report {
         },
         jitter_ms: 1.0,
         max_gap_ms: 10.0,
+        failover_ms: 0.0,
+        duplicates_sent: 0,
+        duplicate_overhead: 0.0,
+        deduplicated: 0,
         link_loss: 0.0,
         data_lost_on_links: 0,
         fec_recovered: 0,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use lightspeed_actors::spec::FecSetting;
+use lightspeed_actors::spec::{FecSetting, MultipathMode};
 use lightspeed_mesh::Role;
 
 use super::file::{File, GameEntry, LinkEntry, LossEntry, ShapeEntry};
@@ -334,33 +334,74 @@ fn game(g: &GameEntry, nodes: &[NodeDef], links: &[LinkDef]) -> Result<GameDef> 
             ),
         )
     })?;
+    let multipath = MultipathMode::parse(g.multipath.trim()).ok_or_else(|| {
+        ScenarioError::invalid(
+            "game.multipath",
+            format!(
+                "unknown multipath setting '{}' (off, duplicate or adaptive)",
+                g.multipath
+            ),
+        )
+    })?;
+    backup_route(g, multipath)?;
     let def = GameDef {
         profile: profile.id.to_string(),
         players: g.players,
         proxy: g.server.clone(),
         edge: g.edge.clone(),
         route: g.route.clone(),
+        backup_route: g.backup_route.clone(),
+        multipath,
         fec,
         fec_text: g.fec.trim().to_string(),
         client_link: last_mile("game.client_link", &g.client_link)?,
         server_link: last_mile("game.server_link", &g.server_link)?,
     };
-    let path = def.path();
+    linked("game.route", &def.path(), links)?;
+    if let Some(backup) = def.backup_path() {
+        linked("game.backup_route", &backup, links)?;
+    }
+    Ok(def)
+}
+
+/// The standby path: direct only (see the error), and multipath needs it.
+fn backup_route(g: &GameEntry, multipath: MultipathMode) -> Result<()> {
+    match &g.backup_route {
+        None if multipath != MultipathMode::Off => Err(ScenarioError::invalid(
+            "game.multipath",
+            "needs a standby path: set game.backup_route ([] for the direct path)",
+        )),
+        None => Ok(()),
+        Some(b) if b.is_empty() && g.route.is_empty() => Err(ScenarioError::invalid(
+            "game.backup_route",
+            "the direct path is already the primary (game.route is empty)",
+        )),
+        Some(b) if !b.is_empty() => Err(ScenarioError::Unsupported {
+            field: "game.backup_route".into(),
+            reason: "only the direct path ([]) can be the standby here: a relay on it would \
+                     reach the proxy at the address the primary's last link owns",
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Every consecutive pair of `path` is joined by a link, and no node repeats.
+fn linked(field: &str, path: &[String], links: &[LinkDef]) -> Result<()> {
     for (i, w) in path.windows(2).enumerate() {
         if let [x, y] = w {
             if path.iter().filter(|n| *n == x).count() > 1 {
                 return Err(ScenarioError::invalid(
-                    "game.route",
+                    field,
                     format!("node '{x}' appears twice on the path {path:?}"),
                 ));
             }
             if !links.iter().any(|l| l.joins(x, y)) {
                 return Err(ScenarioError::invalid(
-                    format!("game.route (hop {i})"),
+                    format!("{field} (hop {i})"),
                     format!("no [[link]] joins '{x}' and '{y}' on the path {path:?}"),
                 ));
             }
         }
     }
-    Ok(def)
+    Ok(())
 }

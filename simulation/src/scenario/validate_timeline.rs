@@ -265,7 +265,7 @@ pub(super) fn expect(
             false,
         ),
         ("max_gap_max_ms", Metric::MaxGap, e.max_gap_max_ms, true),
-        ("failover_max_ms", Metric::MaxGap, e.failover_max_ms, true),
+        ("failover_max_ms", Metric::Failover, e.failover_max_ms, true),
     ];
     for (key, metric, value, is_max) in checks {
         if let Some(raw) = value {

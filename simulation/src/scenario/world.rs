@@ -6,6 +6,8 @@
 //! them, so the edge's peer entry for the `i`-th relay on the path is the front of the link
 //! from the hop before it, and the game proxy advertises the front of the link from the last
 //! hop before it. QUIC control traffic goes node to node directly, not through the links.
+//! With a direct standby (`backup_route = []`) the edge's peer entry for the proxy is the
+//! front of the edge → proxy link: the edge's first hop on the standby.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,7 +20,7 @@ use lightspeed_actors::spec::{
     EdgeSpec, Limits, NodeSpec, PeerSpec, ProxySpec, RedirectSpec, TlsSpec,
 };
 use lightspeed_mesh::Role;
-use lightspeed_mesh::dataplane::Counters;
+use lightspeed_mesh::dataplane::{Counters, DropReason};
 use lightspeed_mesh::identity::{Identity, MeshCa};
 use lightspeed_mesh::policy::DestinationPolicy;
 
@@ -42,6 +44,10 @@ pub(super) struct FecTotals {
     pub(super) data: u64,
     pub(super) parity: u64,
     pub(super) recovered: u64,
+    /// Second copies sent on the standby path (multipath).
+    pub(super) duplicates: u64,
+    /// Later copies dropped by the replay windows.
+    pub(super) deduplicated: u64,
 }
 
 /// Everything started for a run.
@@ -192,6 +198,8 @@ impl World {
             token: TOKEN.into(),
             proxy: g.proxy.clone(),
             via: g.route.clone(),
+            backup_via: g.backup_route.clone(),
+            multipath: g.multipath,
             fec: g.fec,
             fec_deadline: Duration::from_millis(2),
             keepalive: Duration::from_millis(250),
@@ -205,14 +213,24 @@ impl World {
                 })
                 .collect(),
         });
+        let backup = g.backup_path();
         spec.peers = world.peers(|name, w| {
-            // The address the hop before `name` on the path sends to.
-            let pos = path.iter().position(|p| p == name)?;
-            let prev = path.get(pos.checked_sub(1)?)?;
-            w.links
-                .iter()
-                .find(|l| l.joins(prev, name))
-                .map(LinkSlot::front)
+            // The address the hop before `name` on a path sends to. The proxy's own entry
+            // is used only as the first hop of a direct standby (the primary's first hop
+            // comes in the grant), so with one it is the front of the edge → proxy link.
+            let front = |path: &[String]| {
+                let pos = path.iter().position(|p| p == name)?;
+                let prev = path.get(pos.checked_sub(1)?)?;
+                w.links
+                    .iter()
+                    .find(|l| l.joins(prev, name))
+                    .map(LinkSlot::front)
+            };
+            match backup.as_deref() {
+                Some(b) if name == g.proxy && b.len() == 2 => front(b),
+                Some(b) => front(&path).or_else(|| front(b)),
+                None => front(&path),
+            }
         });
         let edge = world.push_node(spec).await?;
         for (p, redirect) in edge.iter().enumerate() {
@@ -288,7 +306,9 @@ impl World {
                 t.data += s.stats.data_sent;
                 t.parity += s.stats.parity_sent;
                 t.recovered += s.stats.recovered;
+                t.duplicates += s.stats.duplicates_sent;
             }
+            t.deduplicated += h.dp.counters.drops(DropReason::Deduplicated);
         }
         t
     }

@@ -1,0 +1,175 @@
+//! The failover half of [`super::EdgeSession`] (pure): per-path state, the switch to the
+//! standby when the active path falls silent, undoing a switch the old path disproves, and
+//! the inputs of the adaptive duplicate gate.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use lightspeed_protocol::Micros;
+use lightspeed_protocol::header::ProbeReplyBody;
+use lightspeed_protocol::time::rtt_from_echo;
+
+use super::{EdgeEvent, EdgeSession, UNDO_WINDOW, other};
+use crate::dataplane::liveness::{Liveness, LivenessConfig, PathLiveness};
+
+/// One path of a session at its edge.
+#[derive(Debug)]
+pub(super) struct PathSlot {
+    pub(super) hop: SocketAddr,
+    pub(super) bound: bool,
+    pub(super) next_bind: Micros,
+    pub(super) bind_sent: Micros,
+    pub(super) next_probe: Micros,
+    pub(super) live: PathLiveness,
+    /// Declared dead, and nothing heard on it since.
+    pub(super) dead: bool,
+    pub(super) srtt: Option<Duration>,
+    pub(super) min_rtt: Option<Duration>,
+}
+
+impl PathSlot {
+    pub(super) fn new(
+        hop: SocketAddr,
+        cfg: LivenessConfig,
+        gap: Duration,
+        now: Micros,
+    ) -> PathSlot {
+        PathSlot {
+            hop,
+            bound: false,
+            next_bind: now,
+            bind_sent: now,
+            next_probe: now,
+            live: PathLiveness::new(cfg, gap, now, Duration::ZERO),
+            dead: false,
+            srtt: None,
+            min_rtt: None,
+        }
+    }
+
+    pub(super) fn rtt_sample(&mut self, rtt: Duration) {
+        self.srtt = Some(self.srtt.map_or(rtt, |s| (s * 7 + rtt) / 8));
+        self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
+    }
+
+    pub(super) fn rtt(&self, fallback: Duration) -> Duration {
+        self.srtt.unwrap_or(fallback)
+    }
+
+    pub(super) fn usable(&self, now: Micros) -> bool {
+        self.bound && !self.dead && self.live.check(now) == Liveness::Alive
+    }
+}
+
+impl EdgeSession {
+    /// Declares the active path dead when it is, and moves the game to a usable standby.
+    pub(super) fn check_failover(&mut self, now: Micros) -> EdgeEvent {
+        let a = self.active;
+        let b = other(a);
+        let Some(slot) = self.slot_mut(a) else {
+            return EdgeEvent::None;
+        };
+        if !slot.bound || slot.dead {
+            return EdgeEvent::None;
+        }
+        let Liveness::Dead { silent_for } = slot.live.check(now) else {
+            return EdgeEvent::None;
+        };
+        slot.dead = true;
+        let last_rx = slot.live.last_rx();
+        if !self.slot(b).is_some_and(|s| s.usable(now)) {
+            // No standby to go to: the session-wide `dead_after` rule decides.
+            return EdgeEvent::None;
+        }
+        let (cfg, gap, keepalive) = (self.timing.liveness, self.timing.gap, self.timing.keepalive);
+        if let Some(s) = self.slot_mut(b) {
+            let rtt = s.rtt(keepalive);
+            s.live = PathLiveness::new(cfg, gap, now, rtt);
+            let hop = s.hop;
+            self.endpoint.set_route(hop, b as u8);
+        }
+        if let Some(s) = self.slot_mut(a) {
+            s.live = PathLiveness::new(cfg, keepalive, now, Duration::ZERO);
+            // One probe now: a false alarm shows itself within one RTT.
+            s.next_probe = now;
+        }
+        self.active = b;
+        self.clock.start(last_rx, now);
+        self.failover_to = Some(b);
+        self.undo = Some((a, now));
+        EdgeEvent::Switched {
+            from: a as u8,
+            to: b as u8,
+            detect: silent_for,
+        }
+    }
+
+    /// Moves the game back to path `p` if the last failover left it less than
+    /// [`UNDO_WINDOW`] ago and it just delivered a packet.
+    pub(super) fn undo_if_spurious(&mut self, p: usize, now: Micros) -> Option<EdgeEvent> {
+        let (left, at) = self.undo?;
+        if now.saturating_since(at) > UNDO_WINDOW {
+            self.undo = None;
+            return None;
+        }
+        if left != p {
+            return None;
+        }
+        self.undo = None;
+        self.failover_to = None;
+        let _ = self.clock.on_received(now);
+        let (cfg, gap, keepalive) = (self.timing.liveness, self.timing.gap, self.timing.keepalive);
+        if let Some(s) = self.slot_mut(other(p)) {
+            s.live = PathLiveness::new(cfg, keepalive, now, Duration::ZERO);
+        }
+        let s = self.slot_mut(p)?;
+        let rtt = s.rtt(keepalive);
+        s.live = PathLiveness::new(cfg, gap, now, rtt);
+        s.live.on_received(now);
+        let hop = s.hop;
+        self.active = p;
+        self.endpoint.set_route(hop, p as u8);
+        Some(EdgeEvent::SwitchUndone { to: p as u8 })
+    }
+
+    pub(super) fn probe_reply(&mut self, p: usize, now: Micros, payload: &[u8]) {
+        let Some(body) = ProbeReplyBody::from_bytes(payload) else {
+            return;
+        };
+        let rtt = rtt_from_echo(now, body.echo_timestamp, body.hold_us);
+        if let Some(s) = self.slot_mut(p) {
+            s.rtt_sample(rtt);
+        }
+        if p == self.active {
+            self.update_gate(now);
+        }
+    }
+
+    pub(super) fn data_back(&mut self, p: usize, now: Micros) -> EdgeEvent {
+        let stats = self.endpoint.stats();
+        if let Some(ppm) = self.loss.update(stats.highest_seq, stats.received) {
+            self.loss_ppm = ppm;
+            self.update_gate(now);
+        }
+        if self.failover_to == Some(p)
+            && let Some(record) = self.clock.on_received(now)
+        {
+            self.failover_to = None;
+            return EdgeEvent::FailedOver {
+                to: p as u8,
+                record,
+            };
+        }
+        EdgeEvent::None
+    }
+
+    pub(super) fn update_gate(&mut self, now: Micros) {
+        let Some(s) = self.slot(self.active) else {
+            return;
+        };
+        let (Some(rtt), Some(base)) = (s.srtt, s.min_rtt) else {
+            return;
+        };
+        self.gate.update(now, self.loss_ppm, rtt, base);
+    }
+}
