@@ -285,7 +285,7 @@ impl DataPlane {
             id,
             key,
             SessionState::Proxy {
-                session,
+                session: Box::new(session),
                 egress: Arc::clone(&egress),
             },
         );

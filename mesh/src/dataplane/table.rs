@@ -21,6 +21,9 @@ use super::relay::RelayState;
 
 /// A session's role-specific state.
 #[derive(Debug)]
+// The relay variant (two replay windows) sets the size on purpose: relay entries are the many
+// and stay inline; the edge and proxy sessions are boxed.
+#[allow(clippy::large_enum_variant)]
 pub enum SessionState {
     /// This node is the session's edge.
     Edge {
@@ -36,8 +39,9 @@ pub enum SessionState {
     Relay(RelayState),
     /// This node is the session's proxy.
     Proxy {
-        /// The pure session.
-        session: ProxySession,
+        /// The pure session (boxed like the edge's: its endpoint holds the FEC codecs and
+        /// their switch state, and relay entries should stay small).
+        session: Box<ProxySession>,
         /// Connected socket towards the game server.
         egress: Arc<tokio::net::UdpSocket>,
     },
