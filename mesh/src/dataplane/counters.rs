@@ -240,6 +240,6 @@ mod tests {
         assert_eq!(h.buckets[1], 1);
         assert_eq!(h.buckets[RTT_BUCKETS.len()], 1);
         assert!((h.sum_seconds - 2.0007).abs() < 1e-9);
-        assert_eq!(DropReason::ALL.len(), 22);
+        assert_eq!(DropReason::ALL.len(), 23);
     }
 }
