@@ -187,7 +187,18 @@ impl FecActor {
         let Some(local) = local else {
             return;
         };
-        let Some(choice) = edge.control.observe(now, &local, &remote) else {
+        let decided = edge.control.observe(now, &local, &remote);
+        if let Some(est) = edge.control.estimate() {
+            tracing::trace!(
+                session = %id,
+                loss_ppm = est.loss_ppm,
+                mean_burst = est.mean_burst,
+                pps = est.pps,
+                current = %scheme_name(edge.control.current().scheme),
+                "FEC estimate"
+            );
+        }
+        let Some(choice) = decided else {
             return;
         };
         let Some(from_seq) = with_endpoint(&w.dp, id, |ep| ep.fec_switch_seq()) else {
@@ -198,6 +209,7 @@ impl FecActor {
             tracing::debug!(
                 session = %id,
                 loss_ppm = est.loss_ppm,
+                mean_burst = est.mean_burst,
                 pps = est.pps,
                 to = %scheme_name(choice.scheme),
                 predicted_residual = choice.residual,

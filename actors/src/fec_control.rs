@@ -14,7 +14,11 @@
 //! - **packet rate**: game datagrams per second over the short window, the slower direction
 //!   that carries any (its packet gap bounds the block length); the game profile's rate
 //!   until traffic flows.
-//! - **burstiness** is not measured yet: `mean_burst` is 1 (independent loss).
+//! - **burstiness**: the mean length of a loss burst, lost packets per run of consecutive
+//!   missing sequence numbers (`LinkReport::loss_runs`, counted by each receiving endpoint),
+//!   over the long window, the burstier direction with at least [`MIN_BURST_RUNS`] runs;
+//!   1.0 (independent loss) until then. Sequence numbers cover data and parity alike, so a
+//!   burst that takes a packet and its repair counts 2, which is what the codes face.
 //!
 //! One switch at a time: while one is negotiated nothing new is decided. A switch whose
 //! request got no answer is retried unchanged, because the proxy may have armed its decoder
@@ -37,11 +41,15 @@ pub const RECENT_SAMPLES: usize = 2;
 /// Fewest packets a direction must have sent within a window for its loss to count: below
 /// that one lost packet is more than 1 %, noise rather than a measurement.
 pub const MIN_EXPECTED: u64 = 100;
+/// Fewest loss runs a direction must have had within the long window for its mean burst to
+/// count: one or two runs of three say little about the mean.
+pub const MIN_BURST_RUNS: u64 = 5;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Dir {
     expected: u64,
     received: u64,
+    runs: u64,
     data: u64,
 }
 
@@ -148,11 +156,13 @@ impl FecControl {
             up: Dir {
                 expected: remote.expected,
                 received: remote.received,
+                runs: remote.loss_runs,
                 data: local.data_sent,
             },
             down: Dir {
                 expected: local.expected,
                 received: local.received,
+                runs: local.loss_runs,
                 data: remote.data_sent,
             },
         };
@@ -199,6 +209,24 @@ impl FecControl {
             .max()
     }
 
+    /// Mean loss burst over the span from `back` samples ago to now: lost packets per run of
+    /// consecutive losses, the burstier direction of those with at least [`MIN_BURST_RUNS`]
+    /// runs in the span (fewer say nothing about the mean); 1.0 when none has.
+    fn burst_over(&self, back: usize) -> f64 {
+        let (Some(new), Some(old)) = (self.back(0), self.back(back)) else {
+            return 1.0;
+        };
+        [(new.up, old.up), (new.down, old.down)]
+            .iter()
+            .filter_map(|(n, o)| {
+                let expected = n.expected.saturating_sub(o.expected);
+                let received = n.received.saturating_sub(o.received).min(expected);
+                let runs = n.runs.saturating_sub(o.runs);
+                (runs >= MIN_BURST_RUNS).then(|| (expected - received) as f64 / runs as f64)
+            })
+            .fold(1.0, f64::max)
+    }
+
     fn compute(&self) -> Option<LossEstimate> {
         let span = (self.len - 1).min(WINDOW_SAMPLES);
         let long = self.loss_over(span);
@@ -222,7 +250,7 @@ impl FecControl {
             .unwrap_or(self.pps_hint);
         Some(LossEstimate {
             loss_ppm,
-            mean_burst: 1.0,
+            mean_burst: self.burst_over(span),
             pps,
             second_path_loss_ppm: None,
         })

@@ -52,6 +52,7 @@ pub fn report(stats: &EndpointStats, previous: LinkReport) -> LinkReport {
         delivered: stats.delivered,
         recovered: stats.recovered,
         srtt_us: stats.srtt_us,
+        loss_runs: stats.loss_runs,
         ..previous
     }
 }

@@ -70,6 +70,7 @@ fn rows_show_both_directions_fec_history_and_no_invented_savings() {
             peer_data_sent: 1_000,
             delivered_then: 999,
             srtt_us: 191_000,
+            loss_runs: 80,
         };
         r.remote = Some(LinkReport {
             data_sent: 1_000,
@@ -80,6 +81,7 @@ fn rows_show_both_directions_fec_history_and_no_invented_savings() {
             peer_data_sent: 1_000,
             delivered_then: 1_000,
             srtt_us: 0,
+            loss_runs: 30,
         });
     });
     book.fec_changed(SessionId(7), FecScheme::Off, Micros(6_000_000));

@@ -344,6 +344,7 @@ mod tests {
             peer_data_sent: 100,
             delivered_then: 99,
             srtt_us: 191_500,
+            loss_runs: 6,
         };
         book.insert(r);
         book.fec_changed(SessionId(0xab), FecScheme::Xor { k: 4 }, Micros(2_000_000));

@@ -22,7 +22,16 @@ struct Cell {
 
 /// `n` data packets through iid loss `p` on data and repairs alike.
 fn run(window: u8, repairs: u8, interval: u8, p: f64, n: usize, seed: u64) -> Cell {
+    run_ge(window, repairs, interval, p, 1.0, n, seed)
+}
+
+/// `n` data packets through Gilbert-Elliott loss (all lost in the bad state, none in the
+/// good) of long-run rate `p` and mean burst `burst` packets, on data and repairs alike, as
+/// the simulator's links drop them; `burst` 1 is iid loss.
+fn run_ge(window: u8, repairs: u8, interval: u8, p: f64, burst: f64, n: usize, seed: u64) -> Cell {
     let mut r = rng(seed);
+    let (to_good, to_bad) = (1.0 / burst, p / burst / (1.0 - p));
+    let mut bad = false;
     // Loss statistics do not depend on size; small payloads keep the debug test fast.
     let data = payloads(&mut r, n, 0..=12);
     let stream = encode(
@@ -32,7 +41,13 @@ fn run(window: u8, repairs: u8, interval: u8, p: f64, n: usize, seed: u64) -> Ce
     let mut rx = Receiver::new(window, 32, n);
     let mut lost = 0;
     for pkt in &stream {
-        if r.random::<f64>() >= p {
+        let step = if bad { to_good } else { to_bad };
+        if burst <= 1.0 {
+            bad = r.random::<f64>() < p;
+        } else if r.random::<f64>() < step {
+            bad = !bad;
+        }
+        if !bad {
             rx.feed(pkt, pkt.step, &data);
         } else if pkt.kind == sliding_common::Kind::Data {
             lost += 1;
@@ -113,5 +128,56 @@ fn loss_table() {
             c.residual
         );
         assert!(c.late <= max_late, "W={w} i={i} p={p}: late {}", c.late);
+    }
+}
+
+/// Bursty loss (Gilbert-Elliott, mean burst 2 and 3 packets, data and repairs alike) at
+/// 1 / 5 / 10 %: the rows `fec_model.rs` uses when the measured mean burst is above 1.
+/// Ceilings as in [`loss_table`]; a burst takes a packet and its repair together, so many
+/// recoveries wait for the next packet's repair or the one after ("late").
+#[test]
+fn bursty_loss_table() {
+    let rows: [(u8, u8, u8, f64, f64, f64, f64); 16] = [
+        // (W, repairs, interval, loss, mean burst, max residual, max late fraction)
+        (2, 1, 1, 0.05, 2.0, 2e-2, 0.30),
+        (4, 1, 1, 0.01, 2.0, 1e-3, 0.50),
+        (4, 1, 1, 0.05, 2.0, 3e-3, 0.50),
+        (4, 1, 1, 0.10, 2.0, 1e-2, 0.50),
+        (8, 1, 1, 0.01, 2.0, 1e-3, 0.50),
+        (8, 1, 1, 0.05, 2.0, 1e-3, 0.50),
+        (8, 1, 1, 0.10, 2.0, 2e-3, 0.50),
+        (4, 1, 2, 0.01, 2.0, 1e-2, 0.70),
+        (8, 1, 2, 0.01, 2.0, 1e-2, 0.80),
+        (4, 1, 1, 0.01, 3.0, 3e-3, 0.70),
+        (4, 1, 1, 0.05, 3.0, 1e-2, 0.70),
+        (4, 1, 1, 0.10, 3.0, 3e-2, 0.70),
+        (8, 1, 1, 0.01, 3.0, 1e-3, 0.70),
+        (8, 1, 1, 0.05, 3.0, 3e-3, 0.70),
+        (8, 1, 1, 0.10, 3.0, 1e-2, 0.70),
+        (2, 1, 1, 0.05, 3.0, 5e-2, 0.50),
+    ];
+    let n = std::env::var("SLIDING_TABLE_PACKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    for (k, &(w, m, i, p, b, max_res, max_late)) in rows.iter().enumerate() {
+        let c = run_ge(w, m, i, p, b, n, 200 + k as u64);
+        print!("burst {b}  ");
+        show(w, m, i, p, &c);
+        assert!(
+            (c.lost - p).abs() < p * 0.3,
+            "W={w} p={p} b={b}: loss model {}",
+            c.lost
+        );
+        assert!(
+            c.residual <= max_res,
+            "W={w} i={i} p={p} b={b}: residual {}",
+            c.residual
+        );
+        assert!(
+            c.late <= max_late,
+            "W={w} i={i} p={p} b={b}: late {}",
+            c.late
+        );
     }
 }

@@ -8,53 +8,105 @@
 //!   independent of the data's.
 //! - Duplication: the copy is lost with the original with probability `max(p, 1 − 1/b)` on
 //!   the same path (Gilbert-Elliott), `p₂` on a second path.
-//! - Sliding window: no closed form; the table measured in docs/performance.md (independent
-//!   loss only, so never chosen when `b > 1.5`), taking the residual measured at the next
-//!   loss level at or above `p` and refusing loss above the highest measured.
+//! - Sliding window: no closed form; the table measured in docs/performance.md under
+//!   independent loss and Gilbert-Elliott bursts of mean 2 and 3 packets, taking the residual
+//!   measured at the next loss level at or above `p`, interpolated linearly in the mean burst,
+//!   and refusing loss above the highest measured level or bursts above 3.
 //!
 
 use super::adaptive_fec::Placement;
 
-/// One measured sliding-window configuration: `(loss, residual)` rows from
-/// docs/performance.md, loss ascending; a 0 residual means none lost in 100,000 or more.
+/// One measured sliding-window configuration at one mean burst length: `(loss, residual,
+/// late)` rows from docs/performance.md, loss ascending; a 0 residual means none lost in
+/// 100,000 or more; `late` is the fraction of recovered packets rebuilt two or more packets
+/// after they were sent.
 struct SlidingRow {
     window: u8,
     repairs: u8,
     interval: u8,
-    points: &'static [(f64, f64)],
+    burst: f64,
+    points: &'static [(f64, f64, f64)],
 }
 
-const SLIDING_TABLE: [SlidingRow; 5] = [
+const fn row(
+    (window, repairs, interval): (u8, u8, u8),
+    burst: f64,
+    points: &'static [(f64, f64, f64)],
+) -> SlidingRow {
     SlidingRow {
-        window: 4,
-        repairs: 1,
-        interval: 1,
-        points: &[(0.01, 0.0), (0.05, 0.0), (0.10, 1e-5)],
-    },
-    SlidingRow {
-        window: 2,
-        repairs: 1,
-        interval: 1,
-        points: &[(0.01, 0.0), (0.05, 1e-4), (0.10, 1.1e-3)],
-    },
-    SlidingRow {
-        window: 8,
-        repairs: 1,
-        interval: 1,
-        points: &[(0.01, 0.0), (0.05, 0.0), (0.10, 0.0)],
-    },
-    SlidingRow {
-        window: 4,
-        repairs: 1,
-        interval: 2,
-        points: &[(0.01, 0.0)],
-    },
-    SlidingRow {
-        window: 8,
-        repairs: 1,
-        interval: 2,
-        points: &[(0.01, 0.0)],
-    },
+        window,
+        repairs,
+        interval,
+        burst,
+        points,
+    }
+}
+
+/// Independent loss (burst 1) and Gilbert-Elliott loss of mean burst 2 and 3 packets on data
+/// and repairs alike (`fec_sliding_stats`, 100,000-200,000 packets per cell; residuals
+/// rounded up).
+const SLIDING_TABLE: [SlidingRow; 13] = [
+    row(
+        (4, 1, 1),
+        1.0,
+        &[(0.01, 0.0, 0.001), (0.05, 0.0, 0.0064), (0.10, 1e-5, 0.022)],
+    ),
+    row(
+        (4, 1, 1),
+        2.0,
+        &[
+            (0.01, 9e-5, 0.36),
+            (0.05, 9.7e-4, 0.35),
+            (0.10, 2.7e-3, 0.36),
+        ],
+    ),
+    row(
+        (4, 1, 1),
+        3.0,
+        &[
+            (0.01, 6.3e-4, 0.58),
+            (0.05, 4.3e-3, 0.59),
+            (0.10, 1.1e-2, 0.59),
+        ],
+    ),
+    row(
+        (2, 1, 1),
+        1.0,
+        &[
+            (0.01, 0.0, 0.0),
+            (0.05, 1e-4, 0.002),
+            (0.10, 1.1e-3, 0.0095),
+        ],
+    ),
+    row((2, 1, 1), 2.0, &[(0.05, 7e-3, 0.14)]),
+    row((2, 1, 1), 3.0, &[(0.05, 1.6e-2, 0.21)]),
+    row(
+        (8, 1, 1),
+        1.0,
+        &[(0.01, 0.0, 0.0), (0.05, 0.0, 0.0086), (0.10, 0.0, 0.023)],
+    ),
+    row(
+        (8, 1, 1),
+        2.0,
+        &[
+            (0.01, 0.0, 0.33),
+            (0.05, 3.5e-5, 0.36),
+            (0.10, 2.2e-4, 0.38),
+        ],
+    ),
+    row(
+        (8, 1, 1),
+        3.0,
+        &[
+            (0.01, 5e-6, 0.64),
+            (0.05, 3.9e-4, 0.63),
+            (0.10, 1.6e-3, 0.63),
+        ],
+    ),
+    row((4, 1, 2), 1.0, &[(0.01, 0.0, 0.013)]),
+    row((4, 1, 2), 2.0, &[(0.01, 3.5e-3, 0.54)]),
+    row((8, 1, 2), 1.0, &[(0.01, 0.0, 0.013)]),
+    row((8, 1, 2), 2.0, &[(0.01, 8.1e-4, 0.64)]),
 ];
 
 fn pmf(n: u32, q: f64, i: u32) -> f64 {
@@ -124,8 +176,57 @@ pub fn duplicate_residual(p: f64, mean_burst: f64, placement: Placement, second:
     }
 }
 
-/// Measured residual of a sliding-window configuration at loss `p` (the next measured loss
-/// level at or above `p`), `None` when unmeasured there or when loss is bursty.
+/// What the table says of a sliding-window configuration at one loss and burstiness.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SlidingPrediction {
+    /// Fraction of data packets lost for good.
+    pub residual: f64,
+    /// Fraction of recovered packets rebuilt two or more packets after they were sent.
+    pub late: f64,
+}
+
+/// The row of `(window, repairs, interval)` measured at mean burst `burst`, looked up at the
+/// next measured loss level at or above `p`.
+fn lookup(cfg: (u8, u8, u8), burst: f64, p: f64) -> Option<SlidingPrediction> {
+    let row = SLIDING_TABLE.iter().find(|r| {
+        (r.window, r.repairs, r.interval) == cfg && (r.burst - burst).abs() < f64::EPSILON
+    })?;
+    row.points
+        .iter()
+        .find(|(loss, _, _)| p <= *loss)
+        .map(|&(_, residual, late)| SlidingPrediction { residual, late })
+}
+
+/// Measured residual and lateness of a sliding-window configuration at loss `p` and mean
+/// burst `mean_burst`: the next measured loss level at or above `p`, interpolated linearly
+/// between the measured burst lengths (1, 2, 3) around `mean_burst`. `None` when unmeasured
+/// there (loss above the highest measured level, bursts longer than 3).
+pub fn sliding_prediction(
+    window: u8,
+    repairs: u8,
+    interval: u8,
+    p: f64,
+    mean_burst: f64,
+) -> Option<SlidingPrediction> {
+    let cfg = (window, repairs, interval);
+    let b = mean_burst.max(1.0);
+    if b > 3.0 || b.is_nan() {
+        return None;
+    }
+    let lo = b.floor().min(2.0);
+    let (a, z) = (lookup(cfg, lo, p)?, lookup(cfg, lo + 1.0, p));
+    let t = b - lo;
+    if t <= 0.0 {
+        return Some(a);
+    }
+    let z = z?;
+    Some(SlidingPrediction {
+        residual: a.residual + t * (z.residual - a.residual),
+        late: a.late + t * (z.late - a.late),
+    })
+}
+
+/// The residual of [`sliding_prediction`].
 pub fn sliding_residual(
     window: u8,
     repairs: u8,
@@ -133,14 +234,5 @@ pub fn sliding_residual(
     p: f64,
     mean_burst: f64,
 ) -> Option<f64> {
-    if mean_burst > 1.5 {
-        return None;
-    }
-    let row = SLIDING_TABLE
-        .iter()
-        .find(|r| (r.window, r.repairs, r.interval) == (window, repairs, interval))?;
-    row.points
-        .iter()
-        .find(|(loss, _)| p <= *loss)
-        .map(|&(_, residual)| residual)
+    sliding_prediction(window, repairs, interval, p, mean_burst).map(|s| s.residual)
 }

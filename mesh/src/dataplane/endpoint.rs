@@ -66,6 +66,9 @@ pub struct EndpointStats {
     /// Sequence numbers the peer jumped over at FEC switches (`fec_switch.rs`): not sent,
     /// so not lost.
     pub skipped: u64,
+    /// Runs of consecutive missing sequence numbers (loss bursts): a packet arriving past a
+    /// gap (switch jumps excluded) starts one. `lost / loss_runs` is the mean burst length.
+    pub loss_runs: u64,
 }
 
 impl EndpointStats {
@@ -367,7 +370,14 @@ impl Endpoint {
         if let Some(tx) = tx {
             self.switch_fec_tx(tx.encoder, tx.at);
         }
-        self.stats.skipped = self.fec_switch.skipped();
+        let skipped = self.fec_switch.skipped();
+        let jumped = skipped.saturating_sub(self.stats.skipped);
+        self.stats.skipped = skipped;
+        if self.stats.first_seq.is_some()
+            && ext.saturating_sub(self.stats.highest_seq) > jumped.saturating_add(1)
+        {
+            self.stats.loss_runs += 1;
+        }
         self.last_seen = now;
         self.stats.received += 1;
         self.stats.first_seq.get_or_insert(ext);

@@ -112,6 +112,7 @@ fn loss_and_jitter_estimates() {
     }
     let s = proxy.stats();
     assert!((s.loss() - 0.10).abs() < 1e-9, "{}", s.loss());
+    assert_eq!(s.loss_runs, 10, "ten isolated losses are ten runs");
     // The RFC 3550 estimator tracks the mean |D|: 2 ms between neighbours, 0 across a gap
     // (i-1 and i+1 have the same transit), so 80 of 89 differences are 2 ms: about 1.8 ms.
     assert!((1_600..=2_000).contains(&s.jitter_us), "{}", s.jitter_us);
@@ -157,5 +158,48 @@ fn parity_without_a_decoder_is_a_wrong_type_drop() {
     assert_eq!(
         receive(&mut proxy, Micros(0), &buf[..n], &mut out),
         Err(DropReason::WrongType)
+    );
+}
+
+#[test]
+fn loss_runs_count_bursts_not_packets() {
+    let mut edge = ep();
+    let mut proxy = ep();
+    let (mut e_out, mut p_out) = (Wire::default(), Wire::default());
+    for i in 0..40u64 {
+        edge.send_data(Micros(i * 10_000), &[1; 20], &mut e_out);
+    }
+    // Bursts of 3 (5..=7), 1 (12) and 2 (20, 21); 9 overtakes 8 at the end of the first.
+    let lost = [5, 6, 7, 12, 20, 21];
+    let mut order: Vec<usize> = (0..40).filter(|i| !lost.contains(i)).collect();
+    order.swap(5, 6);
+    assert_eq!(&order[3..7], &[3, 4, 9, 8]);
+    for &i in &order {
+        receive(
+            &mut proxy,
+            Micros(i as u64 * 10_000),
+            &e_out.sent[i],
+            &mut p_out,
+        )
+        .unwrap();
+    }
+    let s = proxy.stats();
+    assert_eq!(s.expected() - s.received, 6);
+    // 9 past 4 opens one run (5..=8), the straggler 8 none: three runs, mean burst 2.
+    assert_eq!(s.loss_runs, 3);
+
+    // Reordering alone (31 before 30) opens a run with no loss in it: the error inflates
+    // the run count, so the mean burst errs towards independent loss, never burstier.
+    let mut late = ep();
+    let mut out = Wire::default();
+    for i in (0..30).chain([31, 30]) {
+        receive(&mut late, Micros(0), &e_out.sent[i], &mut out).unwrap();
+    }
+    assert_eq!(
+        (
+            late.stats().expected() - late.stats().received,
+            late.stats().loss_runs
+        ),
+        (0, 1)
     );
 }

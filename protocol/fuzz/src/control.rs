@@ -91,17 +91,19 @@ pub fn message(u: &mut Unstructured<'_>) -> Result<Message> {
         },
         13 => {
             let delivered: u64 = u.arbitrary()?;
+            let expected: u64 = u.arbitrary()?;
             Message::FecReport {
                 session: session(u)?,
                 report: LinkReport {
                     data_sent: u.arbitrary()?,
-                    expected: u.arbitrary()?,
+                    expected,
                     received: u.arbitrary()?,
                     delivered,
                     recovered: u.int_in_range(0..=delivered)?,
                     peer_data_sent: u.arbitrary()?,
                     delivered_then: u.int_in_range(0..=delivered)?,
                     srtt_us: u.arbitrary()?,
+                    loss_runs: u.int_in_range(0..=expected)?,
                 },
             }
         }

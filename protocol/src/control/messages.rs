@@ -266,6 +266,9 @@ pub struct LinkReport {
     pub delivered_then: u64,
     /// Smoothed RTT this end measured with its probes, µs (0: none; proxies do not probe).
     pub srtt_us: u64,
+    /// Runs of consecutive missing peer sequence numbers (loss bursts) among `expected`:
+    /// `(expected − received) / loss_runs` is the mean burst length. Never above `expected`.
+    pub loss_runs: u64,
 }
 
 impl LinkReport {
@@ -275,6 +278,16 @@ impl LinkReport {
             return 0.0;
         }
         self.expected.saturating_sub(self.received) as f64 / self.expected as f64
+    }
+
+    /// Mean length of a loss burst in packets (lost packets per run of consecutive losses);
+    /// 1.0 before any loss.
+    pub fn mean_burst(&self) -> f64 {
+        let lost = self.expected.saturating_sub(self.received);
+        if self.loss_runs == 0 || lost == 0 {
+            return 1.0;
+        }
+        (lost as f64 / self.loss_runs as f64).max(1.0)
     }
 
     /// Fraction of the peer's game datagrams never delivered (after FEC); `None` before the
@@ -371,6 +384,12 @@ impl Message {
                     return Err(ControlError::Invalid {
                         field: "FecReport.report",
                         reason: "more recovered, or delivered earlier, than delivered",
+                    });
+                }
+                if report.loss_runs > report.expected {
+                    return Err(ControlError::Invalid {
+                        field: "FecReport.report.loss_runs",
+                        reason: "more loss runs than packets expected",
                     });
                 }
                 Ok(())

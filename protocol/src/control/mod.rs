@@ -55,8 +55,8 @@
 //!               15: PathSetup
 //! SyncItem     = varint length, then that many bytes (<= 1024; a page <= 64 items, 12 KiB)
 //! FecSwitch    = session, fec: FecScheme, from_seq: varint u32
-//! FecReport    = session, report: 8 × varint u64 (data_sent, expected, received,
-//!                delivered, recovered, peer_data_sent, delivered_then, srtt_us)
+//! FecReport    = session, report: 9 × varint u64 (data_sent, expected, received,
+//!                delivered, recovered, peer_data_sent, delivered_then, srtt_us, loss_runs)
 //! ```
 //!
 //! Encoders write minimal varints. Decoders also accept non-minimal ones (postcard does), so

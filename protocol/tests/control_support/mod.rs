@@ -178,7 +178,7 @@ pub fn message() -> impl Strategy<Value = Message> {
             }
         }),
         (session_id(), any::<[u64; 5]>()).prop_map(|(session, [sent, exp, rec, del, peer])| {
-            // Recovered and delivered_then never exceed delivered.
+            // Recovered and delivered_then never exceed delivered, loss runs never expected.
             Message::FecReport {
                 session,
                 report: LinkReport {
@@ -190,6 +190,7 @@ pub fn message() -> impl Strategy<Value = Message> {
                     peer_data_sent: peer,
                     delivered_then: del / 2,
                     srtt_us: sent ^ exp,
+                    loss_runs: exp / 4,
                 },
             }
         }),
