@@ -108,6 +108,7 @@ pub fn describe(scheme: FecScheme, pps: Option<u32>) -> FecChoice {
         residual: 0.0,
         recovery_gaps: gaps,
         meets_target: true,
+        late: 0.0,
     }
 }
 

@@ -2,23 +2,28 @@
 //! packet rate.
 //!
 //! [`choose`] lists every scheme the session could run and keeps those whose predicted
-//! residual loss meets the target (default 0.1 %), then takes, in order: the lowest overhead;
-//! a comfortable residual (≤ a tenth of the target, robust to a loss estimate that is off by
-//! some) over a marginal one; the shortest recovery delay; the smaller code; the lower
-//! residual. When nothing meets the target it takes the lowest residual.
+//! residual loss meets the target (default 0.1 %), then takes, in order: one that delays at
+//! most [`FecConfig::max_late`] of the packets by two gaps or more over one that delays more;
+//! the lowest overhead; a comfortable residual (≤ a tenth of the target, robust to a loss
+//! estimate that is off by some) over a marginal one; the shortest recovery delay; the
+//! smaller code; the lower residual. When nothing meets the target it takes the lowest
+//! residual.
 //!
 //! Predictions are in `fec_model.rs` ([`super::fec_model`]): the binomial formula for block
-//! codes, Gilbert-Elliott for duplication, the measured table for the sliding window.
+//! codes, Gilbert-Elliott for duplication, the measured table for the sliding window
+//! (independent loss and bursts of 2 and 3, interpolated in the measured mean burst).
 //!
 //! Block codes are capped at `k ≤ 1 + max_recovery_delay / gap`: a lost packet waits up to
-//! `k − 1` packet gaps for its group's parity. The sliding code recovers ≥ 97.8 % of losses
-//! by the next packet (the table's "late" column) and counts as one gap.
+//! `k − 1` packet gaps for its group's parity, and the `k − 2` first members of a group wait
+//! two gaps or more (late). The sliding code recovers most losses by the next packet and
+//! counts as one gap; its late fraction is the table's (0.6 % of losses at 5 % independent
+//! loss, about 35 % under bursts of 2, where a burst takes a packet and its repair).
 
 use std::time::Duration;
 
 use lightspeed_protocol::fec::FecScheme;
 
-use super::fec_model::{SLIDING_CONFIGS, block_residual, duplicate_residual, sliding_residual};
+use super::fec_model::{SLIDING_CONFIGS, block_residual, duplicate_residual, sliding_prediction};
 use super::paths::ppm_to_fraction;
 
 pub use super::fec_model::binomial_tail;
@@ -62,6 +67,10 @@ pub struct FecChoice {
     pub recovery_gaps: u32,
     /// Whether `residual` meets the target.
     pub meets_target: bool,
+    /// Predicted fraction of data packets recovered two or more packet gaps after they were
+    /// sent (a block code's early members waiting for the group's end, a sliding-window
+    /// recovery that needed later repairs): the tail of the round-trip time.
+    pub late: f64,
 }
 
 /// Thresholds of the FEC policy.
@@ -81,6 +90,10 @@ pub struct FecConfig {
     /// Least time between two changes that lower protection. Default 5 s. Raising
     /// protection never waits.
     pub min_hold: Duration,
+    /// Largest [`FecChoice::late`] a scheme should have. Default 0.005: both directions
+    /// together then delay under 1 % of round trips by two gaps or more, which leaves the
+    /// RTT's 99th percentile alone.
+    pub max_late: f64,
 }
 
 impl Default for FecConfig {
@@ -91,6 +104,7 @@ impl Default for FecConfig {
             max_recovery_delay: Duration::from_millis(50),
             relax_factor: 1.5,
             min_hold: Duration::from_secs(5),
+            max_late: 0.005,
         }
     }
 }
@@ -105,7 +119,12 @@ fn options(est: &LossEstimate, cfg: &FecConfig, mut f: impl FnMut(FecChoice)) {
     let k_max = (1 + cfg.max_recovery_delay.as_micros() / gap_us).min(15) as u8;
     let second = est.second_path_loss_ppm.map(ppm_to_fraction);
     let target = cfg.target_residual;
-    let mut push = |scheme, placement, deadline, overhead: f64, residual: f64, recovery_gaps| {
+    let mut push = |scheme,
+                    placement,
+                    deadline,
+                    overhead: f64,
+                    (residual, late): (f64, f64),
+                    recovery_gaps| {
         f(FecChoice {
             scheme,
             placement,
@@ -114,16 +133,24 @@ fn options(est: &LossEstimate, cfg: &FecConfig, mut f: impl FnMut(FecChoice)) {
             residual,
             recovery_gaps,
             meets_target: residual <= target,
+            late,
         });
     };
-    push(FecScheme::Off, Placement::SamePath, gap + ms, 0.0, p, 0);
+    push(
+        FecScheme::Off,
+        Placement::SamePath,
+        gap + ms,
+        0.0,
+        (p, 0.0),
+        0,
+    );
     let dup_same = duplicate_residual(p, b, Placement::SamePath, 0.0);
     push(
         FecScheme::Duplicate,
         Placement::SamePath,
         gap + ms,
         1.0,
-        dup_same,
+        (dup_same, 0.0),
         0,
     );
     if let Some(p2) = second {
@@ -133,7 +160,7 @@ fn options(est: &LossEstimate, cfg: &FecConfig, mut f: impl FnMut(FecChoice)) {
             Placement::SecondPath,
             gap + ms,
             1.0,
-            dup_second,
+            (dup_second, 0.0),
             0,
         );
     }
@@ -147,8 +174,17 @@ fn options(est: &LossEstimate, cfg: &FecConfig, mut f: impl FnMut(FecChoice)) {
             };
             let overhead = f64::from(m) / f64::from(k);
             let gaps = u32::from(k - 1);
+            // Members 0..=k-3 of a group wait two gaps or more for its end.
+            let late = p * f64::from(k.saturating_sub(2)) / f64::from(k);
             let same = block_residual(p, k, m, b, None);
-            push(scheme, Placement::SamePath, deadline, overhead, same, gaps);
+            push(
+                scheme,
+                Placement::SamePath,
+                deadline,
+                overhead,
+                (same, late),
+                gaps,
+            );
             if second.is_some() {
                 let cross = block_residual(p, k, m, b, second);
                 push(
@@ -156,21 +192,29 @@ fn options(est: &LossEstimate, cfg: &FecConfig, mut f: impl FnMut(FecChoice)) {
                     Placement::SecondPath,
                     deadline,
                     overhead,
-                    cross,
+                    (cross, late),
                     gaps,
                 );
             }
         }
     }
     for (window, repairs, interval) in SLIDING_CONFIGS {
-        if let Some(residual) = sliding_residual(window, repairs, interval, p, b) {
+        if let Some(pred) = sliding_prediction(window, repairs, interval, p, b) {
             let scheme = FecScheme::Sliding {
                 window,
                 repairs,
                 interval,
             };
             let overhead = f64::from(repairs) / f64::from(interval);
-            push(scheme, Placement::SamePath, gap + ms, overhead, residual, 1);
+            let late = p * pred.late;
+            push(
+                scheme,
+                Placement::SamePath,
+                gap + ms,
+                overhead,
+                (pred.residual, late),
+                1,
+            );
         }
     }
 }
@@ -184,7 +228,13 @@ fn code_size(s: FecScheme) -> u8 {
 }
 
 /// True when `a` ranks before `b` among schemes that meet the target.
-fn better(a: &FecChoice, b: &FecChoice, target: f64) -> bool {
+fn better(a: &FecChoice, b: &FecChoice, cfg: &FecConfig) -> bool {
+    let target = cfg.target_residual;
+    let (a_late, b_late) = (a.late > cfg.max_late, b.late > cfg.max_late);
+    // Beyond the budget the tail is long whichever is taken; the residual decides then.
+    if a_late != b_late {
+        return b_late;
+    }
     let key = |c: &FecChoice| {
         (
             c.residual > target / 10.0,
@@ -214,7 +264,7 @@ pub fn choose(est: &LossEstimate, cfg: &FecConfig, allow_off: bool) -> FecChoice
         if safest.is_none_or(|s| c.residual < s.residual) {
             safest = Some(c);
         }
-        if c.meets_target && best.is_none_or(|b| better(&c, &b, cfg.target_residual)) {
+        if c.meets_target && best.is_none_or(|b| better(&c, &b, cfg)) {
             best = Some(c);
         }
     });
@@ -226,6 +276,7 @@ pub fn choose(est: &LossEstimate, cfg: &FecConfig, allow_off: bool) -> FecChoice
         residual: ppm_to_fraction(est.loss_ppm),
         recovery_gaps: 0,
         meets_target: false,
+        late: 0.0,
     };
     best.or(safest).unwrap_or(off)
 }
@@ -300,15 +351,18 @@ impl AdaptiveFec {
                     ..*est
                 };
                 let cheaper = choose(&relaxed, &self.cfg, false);
-                (held && cheaper.meets_target && cheaper.overhead < cur.overhead).then(|| {
-                    // Report the prediction at the measured loss, not the relaxed one.
-                    let residual = predict(cheaper.scheme, cheaper.placement, est, &self.cfg)
-                        .unwrap_or(cheaper.residual);
-                    FecChoice {
-                        residual,
-                        ..cheaper
-                    }
-                })
+                let timely = cheaper.late <= self.cfg.max_late.max(cur.late);
+                (held && cheaper.meets_target && timely && cheaper.overhead < cur.overhead).then(
+                    || {
+                        // Report the prediction at the measured loss, not the relaxed one.
+                        let residual = predict(cheaper.scheme, cheaper.placement, est, &self.cfg)
+                            .unwrap_or(cheaper.residual);
+                        FecChoice {
+                            residual,
+                            ..cheaper
+                        }
+                    },
+                )
             }
         };
         let next = next.filter(|n| n.scheme != cur.scheme || n.placement != cur.placement)?;
