@@ -46,6 +46,15 @@ fn every_shipped_scenario_passes() {
         failed.extend(r.failures().map(|o| format!("{}: {o}", sc.name)));
         // Before any event the game takes the configured path.
         assert_eq!(r.phases[0].path, sc.game.path(), "{}", sc.name);
+        if sc.name == "mesh-churn" {
+            // A crash is only noticed through missed probes: never before the 1 s suspicion.
+            let crashed = phase(&r, "crashed");
+            assert!(
+                crashed.detect_ms.is_some_and(|d| d >= 1_000.0),
+                "{:?}",
+                crashed.detect_ms
+            );
+        }
         if sc.name == "relay-crash-multipath" {
             // Every packet went both ways and the later copies were dropped, not delivered.
             let start = &r.phases[0];
@@ -271,4 +280,153 @@ fn without_its_standby_the_relay_crash_scenario_fails_and_names_the_failover_exp
     let dead = phase(&r, "relay-dead");
     assert!(dead.failover_ms > 1_000.0, "{}", dead.failover_ms);
     assert!(dead.residual_loss > 0.3, "{}", dead.residual_loss);
+}
+
+const MESH_TRIANGLE: &str = r#"
+[scenario]
+name = "mesh-topology"
+duration_s = 5
+mesh = true
+
+[[node]]
+name = "edge"
+roles = ["edge"]
+
+[[node]]
+name = "relay"
+roles = ["relay"]
+
+[[node]]
+name = "proxy"
+roles = ["proxy"]
+
+[[link]]
+a = "edge"
+b = "relay"
+delay_ms = 20
+
+[[link]]
+a = "relay"
+b = "proxy"
+delay_ms = 100
+
+[game]
+profile = "cs2"
+server = "proxy"
+edge = "edge"
+route = ["relay"]
+
+[[expect]]
+residual_loss_max = 0.01
+members_alive = 3
+"#;
+
+#[test]
+fn in_mesh_mode_every_node_measures_exactly_the_scenario_links() {
+    let sc = Scenario::from_toml(MESH_TRIANGLE).unwrap();
+    let r = run(&sc);
+    let failures: Vec<String> = r.failures().map(ToString::to_string).collect();
+    assert!(r.passed, "{failures:?}");
+    assert_eq!(r.overall.path, ["edge", "relay", "proxy"]);
+    // Every node holds every directed link of the scenario, at twice the one-way delay (plus
+    // the emulator's ~1 ms per crossing), and nothing between edge and proxy.
+    for observer in ["edge", "relay", "proxy"] {
+        let mut seen: Vec<(&str, &str, f64)> = r
+            .topology
+            .iter()
+            .filter(|l| l.observer == observer)
+            .map(|l| (l.from.as_str(), l.to.as_str(), l.rtt_ms))
+            .collect();
+        seen.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let pairs: Vec<(&str, &str)> = seen.iter().map(|(f, t, _)| (*f, *t)).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("edge", "relay"),
+                ("proxy", "relay"),
+                ("relay", "edge"),
+                ("relay", "proxy")
+            ],
+            "{observer}: {seen:?}"
+        );
+        for (from, to, rtt) in &seen {
+            let want = if [*from, *to].contains(&"edge") {
+                40.0
+            } else {
+                200.0
+            };
+            assert!(
+                (want..want + 8.0).contains(rtt),
+                "{observer} sees {from}→{to} at {rtt} ms, want ≈ {want}"
+            );
+        }
+    }
+}
+
+const MESH_CRASH: &str = r#"
+[scenario]
+name = "mesh-crash"
+duration_s = 4
+mesh = true
+
+[[node]]
+name = "edge"
+roles = ["edge"]
+
+[[node]]
+name = "relay"
+roles = ["relay"]
+
+[[node]]
+name = "proxy"
+roles = ["proxy"]
+
+[[link]]
+a = "edge"
+b = "proxy"
+delay_ms = 5
+
+[[link]]
+a = "relay"
+b = "proxy"
+delay_ms = 5
+
+[game]
+profile = "cs2"
+server = "proxy"
+edge = "edge"
+
+[[event]]
+at_s = 1
+action = "crash"
+node = "relay"
+phase = "crashed"
+
+[[expect]]
+phase = "crashed"
+detect_max_ms = 500
+members_down = 1
+members_alive = 2
+"#;
+
+#[test]
+fn a_crash_cannot_be_detected_faster_than_the_suspicion_and_the_expectation_says_so() {
+    let r = run(&Scenario::from_toml(MESH_CRASH).unwrap());
+    let failures: Vec<String> = r.failures().map(ToString::to_string).collect();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0]
+            .starts_with("FAILED expect[0] detect_max_ms = 500 (phase \"crashed\"): measured "),
+        "{failures:?}"
+    );
+    // Seen down by both survivors, after the 1 s suspicion and within the ~1.9 s expected.
+    let crashed = phase(&r, "crashed");
+    let d = crashed.detect_ms.expect("detected within the phase");
+    assert!((1_000.0..4_500.0).contains(&d), "{d}");
+    let tables: Vec<(&str, u32, u32)> = crashed
+        .members
+        .iter()
+        .map(|c| (c.node.as_str(), c.alive, c.down))
+        .collect();
+    assert_eq!(tables, [("proxy", 2, 1), ("edge", 2, 1)]);
 }
