@@ -6,7 +6,6 @@ use lightspeed_mesh::topology::{
 };
 use lightspeed_protocol::Micros;
 
-use super::paths::Path;
 use super::planner::*;
 use super::policy::{Decision, PathPolicy, PolicyConfig, Reason};
 use super::selector::{History, NearestSelector};
