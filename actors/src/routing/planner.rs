@@ -146,6 +146,16 @@ impl Planner {
         }
     }
 
+    /// The proxy's name.
+    pub fn proxy(&self) -> &str {
+        &self.proxy
+    }
+
+    /// The proxy's id (interned on first use).
+    pub fn proxy_id(&mut self) -> NodeId {
+        self.names.id(&self.proxy)
+    }
+
     /// The name behind an id of this planner.
     pub fn name(&self, id: NodeId) -> Option<&str> {
         self.names.name(id)

@@ -212,6 +212,7 @@ impl World {
                     game: Some(g.profile.clone()),
                 })
                 .collect(),
+            routing: Default::default(),
         });
         let backup = g.backup_path();
         spec.peers = world.peers(|name, w| {
