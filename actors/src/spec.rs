@@ -127,11 +127,12 @@ impl PolicyOverrides {
     }
 }
 
+/// A function taking labelled rounds.
+pub type RecordFn = dyn Fn(&[crate::routing::ml::RecordedRound]) + Send + Sync;
+
 /// Receives the route actor's labelled rounds (the node appends them to `edge.ml_record`).
 #[derive(Clone)]
-pub struct RecordSink(
-    pub std::sync::Arc<dyn Fn(&[crate::routing::ml::RecordedRound]) + Send + Sync>,
-);
+pub struct RecordSink(pub std::sync::Arc<RecordFn>);
 
 impl std::fmt::Debug for RecordSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
