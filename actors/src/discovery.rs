@@ -318,6 +318,14 @@ impl Handler<Leave> for DiscoveryActor {
     }
 }
 
+impl Handler<crate::session::Stop> for DiscoveryActor {
+    type Result = ();
+    fn handle(&mut self, _msg: crate::session::Stop, ctx: &mut Context<Self>) {
+        // Its timers would otherwise keep it gossiping after the node stopped.
+        ctx.stop();
+    }
+}
+
 /// One page of this node's topology items for a syncing member (`None` without gossip).
 #[derive(Debug, Message)]
 #[rtype(result = "Option<(Vec<SyncItem>, Option<u32>)>")]

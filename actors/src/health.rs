@@ -121,3 +121,11 @@ impl Actor for HealthActor {
         });
     }
 }
+
+impl Handler<crate::session::Stop> for HealthActor {
+    type Result = ();
+    fn handle(&mut self, _msg: crate::session::Stop, ctx: &mut Context<Self>) {
+        // Its timers would otherwise keep it (and its probe driver's data plane) alive.
+        ctx.stop();
+    }
+}

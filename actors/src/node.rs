@@ -94,6 +94,7 @@ pub struct NodeHandle {
     session: Addr<SessionActor>,
     fec: Addr<FecActor>,
     discovery: Addr<DiscoveryActor>,
+    health_actor: Addr<HealthActor>,
     links: Option<Arc<DatagramLinks>>,
     control: Option<ControlServer>,
     pool: Arc<ClientPool>,
@@ -264,7 +265,7 @@ pub async fn start_with_book(
     if let Some((driver, interval)) = probing {
         health_actor = health_actor.with_probes(driver, interval);
     }
-    health_actor.start();
+    let health_actor = health_actor.start();
 
     let forward = session.clone();
     tasks.push(tokio::spawn(async move {
@@ -327,6 +328,7 @@ pub async fn start_with_book(
         session,
         fec,
         discovery,
+        health_actor,
         links,
         control,
         pool,
@@ -380,6 +382,10 @@ impl NodeHandle {
     }
 
     async fn stop(self) {
+        // Gossip and link probes first: a crashed node must fall silent on the mesh too, and
+        // the probe driver holds the data plane (and its socket) while it runs.
+        let _ = self.discovery.send(Stop).await;
+        let _ = self.health_actor.send(Stop).await;
         if let Some(links) = &self.links {
             links.close_all();
         }

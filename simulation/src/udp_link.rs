@@ -5,6 +5,12 @@
 //! the target and brings the target's replies back through the "down" link to the last client
 //! address seen. Used by `lightspeed-node demo` for the edge ↔ relay leg and by the scenario
 //! runner for every emulated link. A test harness, so it allocates per packet.
+//!
+//! The target can be set later ([`UdpLink::spawn_pending`], [`UdpLink::set_target`]): the
+//! scenario runner binds every forwarder before the nodes behind them exist, so each node's
+//! reach book is complete when it starts, and re-points a forwarder at a restarted node
+//! without rebinding its front. Until a target is set, what comes in on the front is dropped
+//! after crossing the link; the back only accepts packets from the current target.
 
 use std::io;
 use std::net::SocketAddr;
@@ -34,6 +40,7 @@ struct Shared {
     down: Mutex<Link<Vec<u8>>>,
     data_dropped: AtomicU64,
     client: Mutex<Option<SocketAddr>>,
+    target: Mutex<Option<SocketAddr>>,
 }
 
 /// A running forwarder.
@@ -68,15 +75,27 @@ impl UdpLink {
         down: LinkConfig,
         seed: u64,
     ) -> Result<UdpLink, UdpLinkError> {
+        let link = UdpLink::spawn_pending(bind, up, down, seed).await?;
+        link.set_target(target);
+        Ok(link)
+    }
+
+    /// Starts a forwarder on `bind` with no target yet (see [`UdpLink::set_target`]).
+    pub async fn spawn_pending(
+        bind: SocketAddr,
+        up: LinkConfig,
+        down: LinkConfig,
+        seed: u64,
+    ) -> Result<UdpLink, UdpLinkError> {
         let shared = Arc::new(Shared {
             up: Mutex::new(Link::new(up, seed)?),
             down: Mutex::new(Link::new(down, seed.wrapping_add(0x9e37_79b9))?),
             data_dropped: AtomicU64::new(0),
             client: Mutex::new(None),
+            target: Mutex::new(None),
         });
         let front = Arc::new(UdpSocket::bind(bind).await?);
         let back = Arc::new(UdpSocket::bind(SocketAddr::new(bind.ip(), 0)).await?);
-        back.connect(target).await?;
         let front_addr = front.local_addr()?;
         let task = tokio::spawn(run(front, back, Arc::clone(&shared)));
         Ok(UdpLink {
@@ -84,6 +103,12 @@ impl UdpLink {
             shared,
             task,
         })
+    }
+
+    /// Sends what crosses the link to `target` from now on (packets already queued included),
+    /// and accepts replies only from it.
+    pub fn set_target(&self, target: SocketAddr) {
+        *self.shared.target.lock() = Some(target);
     }
 
     /// Where clients send.
@@ -148,8 +173,10 @@ async fn run(front: Arc<UdpSocket>, back: Arc<UdpSocket>, s: Arc<Shared>) {
                     }
                 }
             }
-            r = back.recv(&mut bbuf) => {
-                if let Ok(n) = r {
+            r = back.recv_from(&mut bbuf) => {
+                // As a connected socket would: only the target's packets come back.
+                let target = *s.target.lock();
+                if let Ok((n, from)) = r && Some(from) == target {
                     let pkt = bbuf[..n].to_vec();
                     let data = is_data(&pkt);
                     if let SendOutcome::Dropped(_) = s.down.lock().send(now(), pkt, n) && data {
@@ -160,8 +187,11 @@ async fn run(front: Arc<UdpSocket>, back: Arc<UdpSocket>, s: Arc<Shared>) {
             _ = sleep => {}
         }
         let t = now();
+        let target = *s.target.lock();
         while let Some(p) = s.up.lock().poll(t) {
-            let _ = back.try_send(&p);
+            if let Some(to) = target {
+                let _ = back.try_send_to(&p, to);
+            }
         }
         let client = *s.client.lock();
         while let Some(p) = s.down.lock().poll(t) {
@@ -229,6 +259,38 @@ mod tests {
             assert_eq!(st.data_dropped, 10);
             assert_eq!(st.up.sent, 11);
             assert_eq!(st.down.delivered, 1);
+        })
+        .await
+        .expect("bounded");
+    }
+
+    #[tokio::test]
+    async fn a_pending_link_forwards_once_pointed_and_follows_a_new_target() {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let c = LinkConfig::default();
+            let link = UdpLink::spawn_pending("127.0.0.1:0".parse().unwrap(), c.clone(), c, 3)
+                .await
+                .unwrap();
+            let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            client.send_to(b"lost", link.front_addr()).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            link.set_target(a.local_addr().unwrap());
+            client.send_to(b"to-a", link.front_addr()).await.unwrap();
+            let mut buf = [0u8; 16];
+            let (n, back) = a.recv_from(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"to-a", "nothing sent before the target was set");
+            // Only the target's replies come back.
+            b.send_to(b"stranger", back).await.unwrap();
+            a.send_to(b"reply", back).await.unwrap();
+            let (n, _) = client.recv_from(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"reply");
+            link.set_target(b.local_addr().unwrap());
+            client.send_to(b"to-b", link.front_addr()).await.unwrap();
+            let (n, _) = b.recv_from(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"to-b");
+            assert_eq!(link.stats().up.delivered, 3);
         })
         .await
         .expect("bounded");

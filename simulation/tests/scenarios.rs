@@ -272,3 +272,84 @@ fn without_its_standby_the_relay_crash_scenario_fails_and_names_the_failover_exp
     assert!(dead.failover_ms > 1_000.0, "{}", dead.failover_ms);
     assert!(dead.residual_loss > 0.3, "{}", dead.residual_loss);
 }
+
+const MESH_TRIANGLE: &str = r#"
+[scenario]
+name = "mesh-topology"
+duration_s = 5
+mesh = true
+
+[[node]]
+name = "edge"
+roles = ["edge"]
+
+[[node]]
+name = "relay"
+roles = ["relay"]
+
+[[node]]
+name = "proxy"
+roles = ["proxy"]
+
+[[link]]
+a = "edge"
+b = "relay"
+delay_ms = 20
+
+[[link]]
+a = "relay"
+b = "proxy"
+delay_ms = 100
+
+[game]
+profile = "cs2"
+server = "proxy"
+edge = "edge"
+route = ["relay"]
+
+[[expect]]
+residual_loss_max = 0.01
+members_alive = 3
+"#;
+
+#[test]
+fn in_mesh_mode_every_node_measures_exactly_the_scenario_links() {
+    let sc = Scenario::from_toml(MESH_TRIANGLE).unwrap();
+    let r = run(&sc);
+    let failures: Vec<String> = r.failures().map(ToString::to_string).collect();
+    assert!(r.passed, "{failures:?}");
+    assert_eq!(r.overall.path, ["edge", "relay", "proxy"]);
+    // Every node holds every directed link of the scenario, at twice the one-way delay (plus
+    // the emulator's ~1 ms per crossing), and nothing between edge and proxy.
+    for observer in ["edge", "relay", "proxy"] {
+        let mut seen: Vec<(&str, &str, f64)> = r
+            .topology
+            .iter()
+            .filter(|l| l.observer == observer)
+            .map(|l| (l.from.as_str(), l.to.as_str(), l.rtt_ms))
+            .collect();
+        seen.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let pairs: Vec<(&str, &str)> = seen.iter().map(|(f, t, _)| (*f, *t)).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("edge", "relay"),
+                ("proxy", "relay"),
+                ("relay", "edge"),
+                ("relay", "proxy")
+            ],
+            "{observer}: {seen:?}"
+        );
+        for (from, to, rtt) in &seen {
+            let want = if [*from, *to].contains(&"edge") {
+                40.0
+            } else {
+                200.0
+            };
+            assert!(
+                (want..want + 8.0).contains(rtt),
+                "{observer} sees {from}→{to} at {rtt} ms, want ≈ {want}"
+            );
+        }
+    }
+}

@@ -34,6 +34,9 @@ pub(super) struct Header {
     /// Name of the phase before the first event.
     #[serde(default = "default_first_phase")]
     pub(super) first_phase: String,
+    /// Nodes join a gossip mesh and probe their links through the emulated forwarders.
+    #[serde(default)]
+    pub(super) mesh: bool,
 }
 
 fn default_seed() -> u64 {
@@ -133,7 +136,10 @@ fn default_fec() -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum ActionEntry {
+    #[serde(alias = "crash")]
     Kill,
+    Leave,
+    Join,
     Restart,
     Degrade,
     Restore,
@@ -174,4 +180,10 @@ pub(super) struct ExpectEntry {
     pub(super) failover_max_ms: Option<f64>,
     pub(super) path: Option<Vec<String>>,
     pub(super) members_seen_min: Option<u32>,
+    pub(super) members_alive: Option<u32>,
+    pub(super) members_suspect: Option<u32>,
+    pub(super) members_down: Option<u32>,
+    pub(super) members_left: Option<u32>,
+    pub(super) observers: Option<Vec<String>>,
+    pub(super) detect_max_ms: Option<f64>,
 }

@@ -1,89 +1,52 @@
-//! One running emulated link of a scenario: a [`UdpLink`] plus what the timeline did to it, and
-//! the counters of the links it replaced, so its figures stay cumulative when a restarted node
-//! makes it retarget.
+//! One running emulated link of a scenario: a [`UdpLink`] forwarder from one node (or player,
+//! or proxy egress) to another, plus what the timeline did to it. Forwarders are bound before
+//! the node behind them starts and pointed at it once it has (and again when it restarts), so
+//! their front addresses, which are what the sending side knows, never change and their
+//! counters stay cumulative.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use super::RunError;
-use crate::link::{DropCounts, LinkConfig, LinkStats};
+use crate::link::LinkConfig;
 use crate::udp_link::{UdpLink, UdpLinkStats};
-
-/// How long a retargeted link may wait for its old front port to be released.
-const REBIND_TRIES: u32 = 40;
-const REBIND_PAUSE: Duration = Duration::from_millis(25);
 
 /// A running link; `from` sends to the front, the forwarder sends on to `to`.
 pub(super) struct LinkSlot {
     pub(super) from: String,
     pub(super) to: String,
-    /// `None` only while being replaced.
-    udp: Option<UdpLink>,
+    udp: UdpLink,
     front: SocketAddr,
-    seed: u64,
     pub(super) base: (LinkConfig, LinkConfig),
-    current: (LinkConfig, LinkConfig),
     partitioned: bool,
     crashed: bool,
-    retired: UdpLinkStats,
-}
-
-pub(super) async fn spawn(
-    bind: SocketAddr,
-    target: SocketAddr,
-    (up, down): (&LinkConfig, &LinkConfig),
-    seed: u64,
-) -> Result<UdpLink, RunError> {
-    UdpLink::spawn(bind, target, up.clone(), down.clone(), seed)
-        .await
-        .map_err(|e| RunError::Setup {
-            what: format!("emulated link to {target}"),
-            reason: Box::new(e),
-        })
-}
-
-fn add_drops(a: &DropCounts, b: &DropCounts) -> DropCounts {
-    DropCounts {
-        loss: a.loss + b.loss,
-        outage: a.outage + b.outage,
-        queue_full: a.queue_full + b.queue_full,
-        in_flight_full: a.in_flight_full + b.in_flight_full,
-    }
-}
-
-fn add(a: &LinkStats, b: &LinkStats) -> LinkStats {
-    LinkStats {
-        sent: a.sent + b.sent,
-        sent_bytes: a.sent_bytes + b.sent_bytes,
-        delivered: a.delivered + b.delivered,
-        delivered_bytes: a.delivered_bytes + b.delivered_bytes,
-        duplicated: a.duplicated + b.duplicated,
-        reordered: a.reordered + b.reordered,
-        dropped: add_drops(&a.dropped, &b.dropped),
-        in_flight: b.in_flight,
-    }
 }
 
 impl LinkSlot {
+    /// A forwarder on `bind` towards `target` (`None`: set later with [`LinkSlot::retarget`]).
     pub(super) async fn start(
         (from, to): (String, String),
         bind: SocketAddr,
-        target: SocketAddr,
+        target: Option<SocketAddr>,
         base: (LinkConfig, LinkConfig),
         seed: u64,
     ) -> Result<LinkSlot, RunError> {
-        let udp = spawn(bind, target, (&base.0, &base.1), seed).await?;
+        let udp = UdpLink::spawn_pending(bind, base.0.clone(), base.1.clone(), seed)
+            .await
+            .map_err(|e| RunError::Setup {
+                what: format!("emulated link {from} → {to}"),
+                reason: Box::new(e),
+            })?;
+        if let Some(t) = target {
+            udp.set_target(t);
+        }
         Ok(LinkSlot {
             from,
             to,
             front: udp.front_addr(),
-            udp: Some(udp),
-            seed,
-            current: base.clone(),
+            udp,
             base,
             partitioned: false,
             crashed: false,
-            retired: UdpLinkStats::default(),
         })
     }
 
@@ -101,20 +64,13 @@ impl LinkSlot {
         self.front
     }
 
-    /// Cumulative figures, including links this one replaced.
+    /// Cumulative figures.
     pub(super) fn stats(&self) -> UdpLinkStats {
-        let now = self.udp.as_ref().map(UdpLink::stats).unwrap_or_default();
-        UdpLinkStats {
-            up: add(&self.retired.up, &now.up),
-            down: add(&self.retired.down, &now.down),
-            data_dropped: self.retired.data_dropped + now.data_dropped,
-        }
+        self.udp.stats()
     }
 
     fn apply_down(&self) {
-        if let Some(u) = &self.udp {
-            u.set_down(self.partitioned || self.crashed);
-        }
+        self.udp.set_down(self.partitioned || self.crashed);
     }
 
     pub(super) fn set_partitioned(&mut self, cut: bool) {
@@ -130,35 +86,12 @@ impl LinkSlot {
     /// Changes both directions' shape (degrade, restore).
     pub(super) fn set_shape(&mut self, shape: (LinkConfig, LinkConfig)) {
         // Both configurations were validated when the scenario was loaded.
-        if let Some(u) = &self.udp {
-            let _ = u.set_config(shape.0.clone(), shape.1.clone());
-        }
-        self.current = shape;
+        let _ = self.udp.set_config(shape.0, shape.1);
     }
 
-    /// Points the link at a new target (a restarted node's new address), keeping its front
-    /// address, shape, state and counters.
-    pub(super) async fn retarget(&mut self, target: SocketAddr) -> Result<(), RunError> {
-        self.retired = self.stats();
-        // Dropping the old forwarder aborts its task; its sockets close once the task is
-        // dropped, which may take a moment on another worker.
-        drop(self.udp.take());
-        let seed = self.seed.wrapping_add(1);
-        let mut tries = 0;
-        let udp = loop {
-            let shape = (&self.current.0, &self.current.1);
-            match spawn(self.front, target, shape, seed).await {
-                Ok(u) => break u,
-                Err(e) if tries >= REBIND_TRIES => return Err(e),
-                Err(_) => {
-                    tries += 1;
-                    tokio::time::sleep(REBIND_PAUSE).await;
-                }
-            }
-        };
-        self.udp = Some(udp);
-        self.seed = seed;
-        self.apply_down();
-        Ok(())
+    /// Points the link at `target` (a node that just started or restarted on a fresh data
+    /// port), keeping its front address, shape, state and counters.
+    pub(super) fn retarget(&mut self, target: SocketAddr) {
+        self.udp.set_target(target);
     }
 }

@@ -8,7 +8,9 @@
 //! - `file`: the file as written (serde, `deny_unknown_fields`).
 //! - `validate`: names resolved, numbers checked, links paired, phases derived →
 //!   [`Scenario`] (in `model`).
-//! - `world`: the running nodes, links, last-mile links and echo server; timeline actions.
+//! - `world`: the running nodes, links, last-mile links and echo server; `timeline`: the
+//!   actions that change it; `world_mesh`: mesh mode (gossip membership, reach books).
+//! - `members`: the nodes' member tables sampled through a run (mesh mode).
 //! - `players`: game clients recording each packet's RTT or loss.
 //! - `report`: per-phase figures and expectation checks → [`Report`].
 //! - `table` and `plot`: the human table and the SVG plot.
@@ -18,6 +20,7 @@
 
 mod file;
 mod links;
+mod members;
 mod model;
 mod players;
 mod plot;
@@ -25,8 +28,10 @@ mod report;
 mod table;
 mod timeline;
 mod validate;
+mod validate_members;
 mod validate_timeline;
 mod world;
+mod world_mesh;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -39,10 +44,13 @@ pub use model::{
 };
 pub use players::Sample;
 pub use plot::render_svg;
-pub use report::{EventReport, Outcome, Percentiles, PhaseStats, PlayerSamples, Report};
+pub use report::{
+    EventReport, MemberCounts, Outcome, Percentiles, PhaseStats, PlayerSamples, Report, SeenLink,
+};
 pub use table::render_table;
 pub use validate::{MAX_DURATION_S, MAX_PLAYERS};
 
+use members::Timeline;
 use report::Snapshot;
 use world::World;
 
@@ -126,16 +134,43 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<Report, Ru
     })
     .await;
     let _ = std::fs::remove_dir_all(&dir);
-    let (samples, snapshots) = outcome.map_err(|_| RunError::Timeout(limit))??;
-    Ok(assemble(&sc, samples, snapshots, wall.elapsed()))
+    let measured = outcome.map_err(|_| RunError::Timeout(limit))??;
+    Ok(assemble(&sc, measured, wall.elapsed()))
 }
 
-type Measured = (Vec<Vec<Sample>>, Vec<Snapshot>);
+/// What a run recorded.
+struct Measured {
+    samples: Vec<Vec<Sample>>,
+    snapshots: Vec<Snapshot>,
+    timeline: Timeline,
+    topology: Vec<SeenLink>,
+}
 
 fn snapshot(world: &World) -> Snapshot {
     Snapshot {
         links: world.link_stats(),
         fec: world.fec_totals(),
+        views: world.views(),
+    }
+}
+
+/// Waits until `deadline`; in mesh mode reads the member tables every
+/// [`members::SAMPLE_EVERY`] meanwhile (and once at the deadline).
+async fn wait(world: &World, t0: Instant, deadline: Instant, timeline: &mut Timeline) {
+    if world.mesh.is_none() {
+        tokio::time::sleep_until(deadline).await;
+        return;
+    }
+    loop {
+        let now = Instant::now();
+        timeline.push((
+            now.saturating_duration_since(t0).as_micros() as u64,
+            world.views(),
+        ));
+        if now >= deadline {
+            return;
+        }
+        tokio::time::sleep_until(deadline.min(now + members::SAMPLE_EVERY)).await;
     }
 }
 
@@ -161,15 +196,17 @@ async fn drive(sc: &Scenario, world: &mut World) -> Result<Measured, RunError> {
         let seed = sc.seed ^ (0x7ea_0000 + i as u64);
         senders.push(p.spawn_sender(&g.profile, seed, stagger, origin, t0, sc.duration)?);
     }
+    let mut timeline = Timeline::new();
     let mut last_boundary = Duration::ZERO;
     for e in &sc.events {
         if e.at > last_boundary {
-            tokio::time::sleep_until(t0 + e.at).await;
+            wait(world, t0, t0 + e.at, &mut timeline).await;
             snapshots.push(snapshot(world));
             last_boundary = e.at;
         }
         world.apply(&e.action).await?;
     }
+    wait(world, t0, t0 + sc.duration, &mut timeline).await;
     for s in senders {
         let _ = s.await;
     }
@@ -179,7 +216,7 @@ async fn drive(sc: &Scenario, world: &mut World) -> Result<Measured, RunError> {
         .map(|l| l.a_to_b.delay + l.b_to_a.delay)
         .sum::<Duration>()
         + (g.client_link.delay + g.server_link.delay) * 2;
-    tokio::time::sleep(DRAIN + delays).await;
+    wait(world, t0, Instant::now() + DRAIN + delays, &mut timeline).await;
     snapshots.push(snapshot(world));
     let samples = players
         .iter_mut()
@@ -188,21 +225,50 @@ async fn drive(sc: &Scenario, world: &mut World) -> Result<Measured, RunError> {
             std::mem::take(&mut *p.samples.lock())
         })
         .collect();
-    Ok((samples, snapshots))
+    Ok(Measured {
+        samples,
+        snapshots,
+        timeline,
+        topology: world.topology(),
+    })
 }
 
-fn assemble(
-    sc: &Scenario,
-    samples: Vec<Vec<Sample>>,
-    snaps: Vec<Snapshot>,
-    wall: Duration,
-) -> Report {
+/// Detection time of the membership event that opens each phase, ms.
+fn detections(sc: &Scenario, timeline: &Timeline, phases: &mut [PhaseStats]) {
+    let last = phases.len().saturating_sub(1);
+    for (i, (p, phase)) in sc.phases.iter().zip(phases.iter_mut()).enumerate() {
+        let Some(event) = sc
+            .events
+            .iter()
+            .find(|e| e.at == p.start && validate_members::subject(&e.action).is_some())
+        else {
+            continue;
+        };
+        // The last phase runs on through the drain.
+        let until = if i == last {
+            u64::MAX
+        } else {
+            p.end.as_micros() as u64
+        };
+        let from = p.start.as_micros() as u64;
+        phase.detect_ms =
+            members::detect_us(timeline, &event.action, from, until).map(|us| us as f64 / 1e3);
+    }
+}
+
+fn assemble(sc: &Scenario, measured: Measured, wall: Duration) -> Report {
+    let Measured {
+        samples,
+        snapshots: snaps,
+        timeline,
+        topology,
+    } = measured;
     let links: Vec<(String, String)> = sc.links.iter().map(|l| world::orient(sc, l)).collect();
     let empty = Snapshot::default();
     let first = snaps.first().unwrap_or(&empty);
     let last = snaps.last().unwrap_or(&empty);
     let bounds = report::phase_bounds(&sc.phases);
-    let phases: Vec<PhaseStats> = bounds
+    let mut phases: Vec<PhaseStats> = bounds
         .iter()
         .enumerate()
         .map(|(i, (name, start, end))| {
@@ -214,6 +280,7 @@ fn assemble(
     let end = sc.duration.as_micros() as u64;
     let mut overall = report::phase_stats(sc, "all", (0, end), &samples, &links, first, last);
     overall.failover_ms = phases.iter().map(|p| p.failover_ms).fold(0.0, f64::max);
+    detections(sc, &timeline, &mut phases);
     let expectations: Vec<Outcome> = sc
         .expects
         .iter()
@@ -249,8 +316,11 @@ fn assemble(
                 rtt_ms: s.iter().map(|x| x.rtt_us.map(|r| r as f64 / 1e3)).collect(),
             })
             .collect(),
+        topology,
     }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_mesh;

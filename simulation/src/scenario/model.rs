@@ -71,6 +71,8 @@ pub struct Scenario {
     pub duration: Duration,
     /// Seed of every emulated link and traffic schedule.
     pub seed: u64,
+    /// Mesh mode: the nodes run gossip membership and probe their links (`[scenario] mesh`).
+    pub mesh: bool,
     /// Nodes, in file order.
     pub nodes: Vec<NodeDef>,
     /// Links between nodes, one per unordered pair.
@@ -205,9 +207,15 @@ pub enum Target {
 /// A timeline action.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Crash a node: its links go dark, then it stops without further traffic.
+    /// Crash a node (`kill` or `crash`): its links go dark, then it stops without a Close or
+    /// a membership Leave.
     Kill(String),
-    /// Start a killed node again with the same identity and addresses.
+    /// Stop a node gracefully: it leaves the mesh and closes its sessions, then its links go
+    /// dark.
+    Leave(String),
+    /// Start a node that was not started with the others (its first event).
+    Join(String),
+    /// Start a killed or departed node again with the same identity and addresses.
     Restart(String),
     /// Change a link's shape.
     Degrade {
@@ -239,6 +247,8 @@ impl std::fmt::Display for Action {
         };
         match self {
             Action::Kill(n) => write!(f, "kill {n}"),
+            Action::Leave(n) => write!(f, "leave {n}"),
+            Action::Join(n) => write!(f, "join {n}"),
             Action::Restart(n) => write!(f, "restart {n}"),
             Action::Degrade { a, b, .. } => write!(f, "degrade {a}–{b}"),
             Action::Restore { a, b } => write!(f, "restore {a}–{b}"),
@@ -293,6 +303,31 @@ pub enum Metric {
     Failover,
     /// The node path that carried the game traffic.
     Path,
+    /// Members each observer lists as alive at the end of the phase (itself included).
+    MembersAlive,
+    /// Members each observer lists as suspect at the end of the phase.
+    MembersSuspect,
+    /// Members each observer lists as down at the end of the phase.
+    MembersDown,
+    /// Members each observer lists as left at the end of the phase.
+    MembersLeft,
+    /// From the membership event that opens the phase until every other running node shows
+    /// its outcome (crash: down; leave: left; join, restart: alive in its new life), ms.
+    Detect,
+}
+
+impl Metric {
+    /// Whether the metric is read from the nodes' member tables.
+    pub fn is_membership(self) -> bool {
+        matches!(
+            self,
+            Metric::MembersAlive
+                | Metric::MembersSuspect
+                | Metric::MembersDown
+                | Metric::MembersLeft
+                | Metric::Detect
+        )
+    }
 }
 
 /// The bound of an expectation.
@@ -304,6 +339,8 @@ pub enum Bound {
     Min(f64),
     /// Measured path must equal this.
     Path(Vec<String>),
+    /// Measured must equal this (member counts, for every observer).
+    Exact(f64),
 }
 
 /// One checked key of an `[[expect]]` entry.
@@ -319,13 +356,16 @@ pub struct Expect {
     pub metric: Metric,
     /// The bound.
     pub bound: Bound,
+    /// For member counts: the nodes whose tables are checked (empty: every node running at
+    /// the end of the phase).
+    pub observers: Vec<String>,
 }
 
 impl std::fmt::Display for Expect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "expect[{}] {} = ", self.index, self.key)?;
         match &self.bound {
-            Bound::Max(v) | Bound::Min(v) => write!(f, "{v}")?,
+            Bound::Max(v) | Bound::Min(v) | Bound::Exact(v) => write!(f, "{v}")?,
             Bound::Path(p) => write!(f, "{p:?}")?,
         }
         if let Some(p) = &self.phase {
@@ -354,6 +394,13 @@ impl Scenario {
     /// The node called `name`.
     pub fn node(&self, name: &str) -> Option<&NodeDef> {
         self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Whether `name` starts late, with a `join` event.
+    pub fn joins_late(&self, name: &str) -> bool {
+        self.events
+            .iter()
+            .any(|e| matches!(&e.action, Action::Join(n) if n == name))
     }
 
     /// The link joining `x` and `y`, if any.

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::members::View;
 use super::model::{Bound, Expect, Metric, Phase, Scenario};
 use super::players::Sample;
 use super::world::FecTotals;
@@ -13,6 +14,40 @@ use crate::udp_link::UdpLinkStats;
 pub(super) struct Snapshot {
     pub(super) links: Vec<UdpLinkStats>,
     pub(super) fec: FecTotals,
+    /// Member tables of the running nodes (mesh mode).
+    pub(super) views: Vec<View>,
+}
+
+/// One node's member table summed up: how many members it lists in each state.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct MemberCounts {
+    /// The observing node.
+    pub node: String,
+    /// Alive, itself included.
+    pub alive: u32,
+    /// Suspected (missed probes, may still refute).
+    pub suspect: u32,
+    /// Declared down.
+    pub down: u32,
+    /// Left gracefully.
+    pub left: u32,
+}
+
+/// One measured link in a node's topology graph (what `/api/topology` shows).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SeenLink {
+    /// The node whose graph this is.
+    pub observer: String,
+    /// Measuring node.
+    pub from: String,
+    /// Far end.
+    pub to: String,
+    /// Smoothed RTT of the data-port probes, ms.
+    pub rtt_ms: f64,
+    /// Probe loss, fraction.
+    pub loss: f64,
+    /// Older than the staleness bound.
+    pub stale: bool,
 }
 
 /// RTT percentiles, ms (nearest rank).
@@ -75,6 +110,11 @@ pub struct PhaseStats {
     /// Nodes that carried the game's packets, from the edge (links that delivered at least
     /// half as many packets as the players sent).
     pub path: Vec<String>,
+    /// Mesh mode: each running node's member table at the end of the phase.
+    pub members: Vec<MemberCounts>,
+    /// Mesh mode, phases opened by a kill, leave, join or restart: from the event until every
+    /// other running node showed its outcome, ms (`None`: not within the phase).
+    pub detect_ms: Option<f64>,
 }
 
 /// One checked expectation.
@@ -150,6 +190,8 @@ pub struct Report {
     pub wall_s: f64,
     /// Every game packet.
     pub samples: Vec<PlayerSamples>,
+    /// Mesh mode: every running node's topology graph at the end of the run.
+    pub topology: Vec<SeenLink>,
 }
 
 impl Report {
@@ -283,6 +325,8 @@ pub(super) fn phase_stats(
             delta(after.fec.parity, before.fec.parity) as f64 / fec_data as f64
         },
         path: walk(&sc.game.edge, &sc.game.proxy, &carried),
+        members: after.views.iter().map(View::counts).collect(),
+        detect_ms: None,
     }
 }
 
@@ -337,6 +381,9 @@ pub(super) fn check(e: &Expect, phases: &[PhaseStats], overall: &PhaseStats) -> 
         Some(p) => phases.iter().find(|s| s.name == *p).unwrap_or(overall),
         None => overall,
     };
+    if e.metric.is_membership() {
+        return super::members::check(e, stats);
+    }
     let value = match e.metric {
         Metric::ResidualLoss => stats.residual_loss,
         Metric::RttP50 => stats.rtt_ms.p50,
@@ -347,7 +394,7 @@ pub(super) fn check(e: &Expect, phases: &[PhaseStats], overall: &PhaseStats) -> 
         Metric::FecRecovered => stats.fec_recovered as f64,
         Metric::MaxGap => stats.max_gap_ms,
         Metric::Failover => stats.failover_ms,
-        Metric::Path => f64::NAN,
+        _ => f64::NAN,
     };
     let no_echo = stats.received == 0
         && matches!(
@@ -359,6 +406,7 @@ pub(super) fn check(e: &Expect, phases: &[PhaseStats], overall: &PhaseStats) -> 
         _ if no_echo => (false, "nothing (no packet came back)".into()),
         Bound::Max(b) => (value <= *b, number(e.metric, value)),
         Bound::Min(b) => (value >= *b, number(e.metric, value)),
+        Bound::Exact(b) => (value == *b, number(e.metric, value)),
     };
     Outcome {
         expectation: e.to_string(),

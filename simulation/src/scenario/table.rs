@@ -105,6 +105,7 @@ pub fn render_table(r: &Report) -> String {
             p.fec_overhead * 100.0
         );
     }
+    members(&mut out, r);
     let _ = writeln!(out);
     for o in &r.expectations {
         let _ = writeln!(out, "{o}");
@@ -118,4 +119,41 @@ pub fn render_table(r: &Report) -> String {
         r.wall_s
     );
     out
+}
+
+/// Mesh mode: each phase's member tables (alive/suspect/down/left per running node) and
+/// detection time, then the final topology as the first node sees it.
+fn members(out: &mut String, r: &Report) {
+    let phases = r.phases.iter().chain(std::iter::once(&r.overall));
+    for p in phases.filter(|p| !p.members.is_empty()) {
+        let tables: Vec<String> = p
+            .members
+            .iter()
+            .map(|c| format!("{} {}/{}/{}/{}", c.node, c.alive, c.suspect, c.down, c.left))
+            .collect();
+        let detect = p
+            .detect_ms
+            .map(|ms| format!("; its event seen everywhere after {ms:.0} ms"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  members alive/suspect/down/left at the end of {}: {}{detect}",
+            p.name,
+            tables.join(", ")
+        );
+    }
+    if let Some(first) = r.topology.first() {
+        let links: Vec<String> = r
+            .topology
+            .iter()
+            .filter(|l| l.observer == first.observer)
+            .map(|l| format!("{}→{} {:.1} ms", l.from, l.to, l.rtt_ms))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  measured links (as {} sees them): {}",
+            first.observer,
+            links.join(", ")
+        );
+    }
 }

@@ -253,7 +253,7 @@ fn expectations_are_checked() {
     );
     let e = err_extra("[[expect]]\nmembers_seen_min = 3\n");
     assert!(
-        e.contains("not supported yet") && e.contains("members_seen_min"),
+        e.starts_with("expect[0].members_seen_min:") && e.contains("mesh = true"),
         "{e}"
     );
     let e = err_extra("[[expect]]\nphase = \"all\"\n");
@@ -329,6 +329,7 @@ fn phase_figures_come_from_samples_and_counter_deltas() {
     let before = Snapshot {
         links: vec![link_stats(100, 100, 0), link_stats(100, 100, 0)],
         fec: FecTotals::default(),
+        views: Vec::new(),
     };
     let after = Snapshot {
         links: vec![link_stats(122, 120, 2), link_stats(120, 120, 0)],
@@ -339,6 +340,7 @@ fn phase_figures_come_from_samples_and_counter_deltas() {
             duplicates: 4,
             deduplicated: 3,
         },
+        views: Vec::new(),
     };
     let s = report::phase_stats(
         &sc,
@@ -385,6 +387,7 @@ fn outcomes_name_the_expectation_and_the_measurement() {
     let snap = Snapshot {
         links: vec![link_stats(0, 0, 0)],
         fec: FecTotals::default(),
+        views: Vec::new(),
     };
     let mut samples: Vec<Sample> = (0..1000).map(|i| sample(i, Some(30))).collect();
     for s in samples.iter_mut().take(12) {
@@ -444,6 +447,8 @@ fn tiny_report() -> Report {
         fec_recovered: 0,
         fec_overhead: 1.0,
         path: vec!["edge".into(), "proxy".into()],
+        members: Vec::new(),
+        detect_ms: None,
     };
     Report {
         scenario: "tiny <&>".into(),
@@ -468,6 +473,7 @@ fn tiny_report() -> Report {
             passed: false,
         }],
         passed: false,
+        topology: Vec::new(),
         wall_s: 3.0,
         samples: vec![PlayerSamples {
             player: 0,

@@ -36,16 +36,24 @@ pub(super) fn scenario(file: File) -> Result<Scenario> {
     let links = links(&file.link, &nodes)?;
     let game = game(&file.game, &nodes, &links)?;
     let events = validate_timeline::events(&file.event, &nodes, &links, duration)?;
+    validate_timeline::late_joins(&events, &game, h.mesh)?;
     let phases = validate_timeline::phases(&h.first_phase, &file.event, &events, duration)?;
     let mut expects = Vec::new();
     for (i, e) in file.expect.iter().enumerate() {
-        expects.extend(validate_timeline::expect(i, e, &phases, &nodes)?);
+        let context = validate_timeline::ExpectContext {
+            phases: &phases,
+            nodes: &nodes,
+            events: &events,
+            mesh: h.mesh,
+        };
+        expects.extend(validate_timeline::expect(i, e, &context)?);
     }
     Ok(Scenario {
         name: h.name.clone(),
         description: h.description.clone(),
         duration,
         seed: h.seed,
+        mesh: h.mesh,
         nodes,
         links,
         game,

@@ -8,6 +8,9 @@ use super::model::{
     Action, Bound, Degrade, Event, Expect, LinkDef, Metric, NodeDef, Phase, ScenarioError, Target,
 };
 use super::validate::{known, loss, ms, rate};
+use super::validate_members;
+
+pub(super) use super::validate_members::{ExpectContext, late_joins};
 
 type Result<T> = std::result::Result<T, ScenarioError>;
 
@@ -71,7 +74,7 @@ pub(super) fn events(
             link()?.ok_or_else(|| ScenarioError::invalid(field("link"), "required"))
         };
         let action = match e.action {
-            ActionEntry::Kill | ActionEntry::Restart => {
+            ActionEntry::Kill | ActionEntry::Restart | ActionEntry::Leave | ActionEntry::Join => {
                 if e.link.is_some() {
                     return Err(ScenarioError::invalid(
                         field("link"),
@@ -79,10 +82,11 @@ pub(super) fn events(
                     ));
                 }
                 let n = node(true)?.unwrap_or_default();
-                if e.action == ActionEntry::Kill {
-                    Action::Kill(n)
-                } else {
-                    Action::Restart(n)
+                match e.action {
+                    ActionEntry::Kill => Action::Kill(n),
+                    ActionEntry::Leave => Action::Leave(n),
+                    ActionEntry::Join => Action::Join(n),
+                    _ => Action::Restart(n),
                 }
             }
             ActionEntry::Degrade => {
@@ -141,27 +145,7 @@ pub(super) fn events(
         ));
     }
     out.sort_by_key(|(_, e)| e.at);
-    // Kill and restart must alternate per node, in time order.
-    let mut dead: Vec<&str> = Vec::new();
-    for (i, e) in &out {
-        match &e.action {
-            Action::Kill(n) if dead.contains(&n.as_str()) => {
-                return Err(ScenarioError::invalid(
-                    format!("event[{i}].node"),
-                    format!("'{n}' is already killed at that time"),
-                ));
-            }
-            Action::Kill(n) => dead.push(n),
-            Action::Restart(n) if !dead.contains(&n.as_str()) => {
-                return Err(ScenarioError::invalid(
-                    format!("event[{i}].node"),
-                    format!("'{n}' is not killed at that time; restart follows a kill"),
-                ));
-            }
-            Action::Restart(n) => dead.retain(|d| d != n),
-            _ => {}
-        }
-    }
+    validate_members::lifecycle(&out)?;
     Ok(out.into_iter().map(|(_, e)| e).collect())
 }
 
@@ -210,12 +194,8 @@ pub(super) fn phases(
     Ok(phases)
 }
 
-pub(super) fn expect(
-    i: usize,
-    e: &ExpectEntry,
-    phases: &[Phase],
-    nodes: &[NodeDef],
-) -> Result<Vec<Expect>> {
+pub(super) fn expect(i: usize, e: &ExpectEntry, ctx: &ExpectContext<'_>) -> Result<Vec<Expect>> {
+    let (phases, nodes) = (ctx.phases, ctx.nodes);
     let phase = match e.phase.as_deref() {
         None | Some("all") => None,
         Some(p) if phases.iter().any(|q| q.name == p) => Some(p.to_string()),
@@ -227,12 +207,7 @@ pub(super) fn expect(
             ));
         }
     };
-    if e.members_seen_min.is_some() {
-        return Err(ScenarioError::Unsupported {
-            field: format!("expect[{i}].members_seen_min"),
-            reason: "needs mesh membership (SWIM), which the nodes do not run yet",
-        });
-    }
+    let observers = validate_members::observers(i, e, ctx)?;
     let mut out = Vec::new();
     let mut push = |key: &'static str, metric: Metric, bound: Bound| {
         out.push(Expect {
@@ -241,6 +216,7 @@ pub(super) fn expect(
             phase: phase.clone(),
             metric,
             bound,
+            observers: observers.clone(),
         });
     };
     let f = |v: Option<f64>| v.filter(|x| x.is_finite());
@@ -287,6 +263,9 @@ pub(super) fn expect(
             known(nodes, &format!("expect[{i}].path[{j}]"), n)?;
         }
         push("path", Metric::Path, Bound::Path(p.clone()));
+    }
+    for (key, metric, bound) in validate_members::keys(i, e, ctx, phase.as_deref())? {
+        push(key, metric, bound);
     }
     if out.is_empty() {
         return Err(ScenarioError::invalid(

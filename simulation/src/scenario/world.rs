@@ -8,6 +8,10 @@
 //! hop before it. QUIC control traffic goes node to node directly, not through the links.
 //! With a direct standby (`backup_route = []`) the edge's peer entry for the proxy is the
 //! front of the edge → proxy link: the edge's first hop on the standby.
+//!
+//! Every forwarder is bound before any node starts and pointed at its node once that node is
+//! up, so fronts are known from the start. Mesh mode adds a second forwarder per link for the
+//! other initiator direction and gives every node a reach book (`world_mesh`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -27,14 +31,15 @@ use lightspeed_mesh::policy::DestinationPolicy;
 use super::RunError;
 use super::links::LinkSlot;
 use super::model::{LinkDef, Scenario};
+use super::world_mesh::{MeshWorld, add_stats};
 use crate::echo::EchoServer;
 use crate::link::LinkConfig;
 use crate::udp_link::UdpLinkStats;
 
 const TOKEN: &str = "scenario-player-token-0123456789abcdef";
-const LOOPBACK: &str = "127.0.0.1:0";
 pub(super) struct NodeSlot {
     pub(super) spec: NodeSpec,
+    /// `None` before a late node joins and while a node is down.
     pub(super) handle: Option<NodeHandle>,
 }
 
@@ -55,6 +60,9 @@ pub(super) struct World {
     dir: PathBuf,
     pub(super) nodes: Vec<NodeSlot>,
     pub(super) links: Vec<LinkSlot>,
+    /// Mesh mode: per `[[link]]`, in the same order, the forwarder the other end initiates
+    /// through (empty otherwise).
+    pub(super) reverse: Vec<LinkSlot>,
     /// One per player: player → edge redirect.
     pub(super) clients: Vec<LinkSlot>,
     /// One per player: proxy egress → echo server.
@@ -62,16 +70,18 @@ pub(super) struct World {
     echo: Option<EchoServer>,
     pub(super) edge: String,
     pub(super) proxy: String,
+    /// Mesh mode's shared parts.
+    pub(super) mesh: Option<MeshWorld>,
 }
 
-fn setup(
+pub(super) fn setup(
     what: impl Into<String>,
 ) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> RunError {
     let what = what.into();
     move |reason| RunError::Setup { what, reason }
 }
 
-fn identity(dir: &Path, ca: &MeshCa, name: &str) -> Result<TlsSpec, RunError> {
+pub(super) fn identity(dir: &Path, ca: &MeshCa, name: &str) -> Result<TlsSpec, RunError> {
     let node_dir = dir.join(name);
     ca.issue_node(name)
         .and_then(|n| Identity::new(ca.trust(), n))
@@ -88,15 +98,7 @@ pub(super) fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
-/// A currently free loopback UDP address. Another process could take it before we bind it;
-/// on a test machine that is vanishingly rare, and the run then fails at set-up, not silently.
-fn free_addr() -> Result<SocketAddr, RunError> {
-    std::net::UdpSocket::bind(LOOPBACK)
-        .and_then(|s| s.local_addr())
-        .map_err(|e| setup("picking a free port")(Box::new(e)))
-}
-
-fn seed_for(seed: u64, salt: u64) -> u64 {
+pub(super) fn seed_for(seed: u64, salt: u64) -> u64 {
     // SplitMix64 step: distinct, well-mixed seeds per link from the scenario seed.
     let mut z = seed.wrapping_add(salt.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -112,7 +114,7 @@ pub(super) async fn start_node(spec: NodeSpec) -> Result<NodeHandle, RunError> {
 }
 
 impl World {
-    /// Starts every node and link of `sc`.
+    /// Starts every node and link of `sc` (late joiners wait for their `join` event).
     pub(super) async fn start(sc: &Scenario, dir: PathBuf) -> Result<World, RunError> {
         let _ = std::fs::remove_dir_all(&dir);
         let ca = MeshCa::generate(&sc.name).map_err(|e| setup("mesh CA")(Box::new(e)))?;
@@ -126,24 +128,52 @@ impl World {
             let l = &g.server_link;
             let ends = (g.proxy.clone(), format!("server-{p}"));
             let base = (l.clone(), l.clone());
-            servers.push(LinkSlot::start(ends, loopback(), echo.local_addr(), base, s).await?);
+            let target = Some(echo.local_addr());
+            servers.push(LinkSlot::start(ends, loopback(), target, base, s).await?);
         }
         let path = g.path();
         let mut world = World {
             dir: dir.clone(),
             nodes: Vec::new(),
             links: Vec::new(),
+            reverse: Vec::new(),
             clients: Vec::new(),
             servers,
             echo: Some(echo),
             edge: g.edge.clone(),
             proxy: g.proxy.clone(),
+            mesh: None,
         };
+        for (i, l) in sc.links.iter().enumerate() {
+            let (from, to) = orient(sc, l);
+            let (up, down) = directed(l, &from);
+            let seed = seed_for(sc.seed, i as u64);
+            let ends = (from.clone(), to.clone());
+            let base = (up.clone(), down.clone());
+            world
+                .links
+                .push(LinkSlot::start(ends, loopback(), None, base, seed).await?);
+            if sc.mesh {
+                let seed = seed_for(sc.seed, 500 + i as u64);
+                let slot = LinkSlot::start((to, from), loopback(), None, (down, up), seed).await?;
+                world.reverse.push(slot);
+            }
+        }
+        if sc.mesh {
+            world.mesh = Some(MeshWorld::new(sc)?);
+        }
+        // The front the game's proxy is reached at from the last hop before it.
+        let proxy_front = path.iter().rev().nth(1).and_then(|last| {
+            world
+                .links
+                .iter()
+                .find(|l| l.from == *last && l.to == g.proxy)
+                .map(LinkSlot::front)
+        });
 
         // Transit nodes first (they need nobody), the game's proxy last (it looks relays up).
         let mut order: Vec<_> = sc.nodes.iter().filter(|n| n.name != g.edge).collect();
         order.sort_by_key(|n| n.name == g.proxy);
-        let proxy_front = free_addr()?;
         for def in order {
             let mut spec = base_spec(
                 &def.name,
@@ -161,37 +191,28 @@ impl World {
                 };
             }
             if def.name == g.proxy {
-                spec.data_advertise = Some(proxy_front);
+                spec.data_advertise = proxy_front;
             }
             spec.peers = world.peers(|_, _| None);
-            world.push_node(spec).await?;
-        }
-
-        for (i, l) in sc.links.iter().enumerate() {
-            let (from, to) = orient(sc, l);
-            let (up, down) = directed(l, &from);
-            let target = world.data_addr(&to)?;
-            let bind = if to == g.proxy && path.iter().rev().nth(1) == Some(&from) {
-                proxy_front
+            world.mesh_spec(sc, &mut spec, &def.region);
+            if sc.joins_late(&def.name) {
+                world.nodes.push(NodeSlot { spec, handle: None });
             } else {
-                loopback()
-            };
-            let seed = seed_for(sc.seed, i as u64);
-            let slot = LinkSlot::start((from, to), bind, target, (up, down), seed).await?;
-            world.links.push(slot);
+                world.push_node(spec).await?;
+            }
         }
 
-        let tls = TlsSpec {
-            ca_cert: dir.join(&g.proxy).join("ca.crt"),
-            cert: None,
-            key: None,
-        };
         let edge_def = sc.node(&g.edge);
         let roles = edge_def.map_or_else(|| vec![Role::Edge], |d| d.roles.clone());
-        let tls = if roles.iter().any(|r| *r != Role::Edge) {
+        // A mesh member needs a certificate; a plain edge connects anonymously.
+        let tls = if sc.mesh || roles.iter().any(|r| *r != Role::Edge) {
             identity(&dir, &ca, &g.edge)?
         } else {
-            tls
+            TlsSpec {
+                ca_cert: dir.join(&g.proxy).join("ca.crt"),
+                cert: None,
+                key: None,
+            }
         };
         let mut spec = base_spec(&g.edge, roles, tls);
         spec.edge = Some(EdgeSpec {
@@ -233,6 +254,8 @@ impl World {
                 None => front(&path),
             }
         });
+        let region = edge_def.map(|d| d.region.clone()).unwrap_or_default();
+        world.mesh_spec(sc, &mut spec, &region);
         let edge = world.push_node(spec).await?;
         for (p, redirect) in edge.iter().enumerate() {
             let s = seed_for(sc.seed, 2_000 + p as u64);
@@ -241,7 +264,7 @@ impl World {
             let base = (l.clone(), l.clone());
             world
                 .clients
-                .push(LinkSlot::start(ends, loopback(), *redirect, base, s).await?);
+                .push(LinkSlot::start(ends, loopback(), Some(*redirect), base, s).await?);
         }
         Ok(world)
     }
@@ -267,6 +290,7 @@ impl World {
         let handle = start_node(spec.clone()).await?;
         pin_addresses(&mut spec, &handle);
         let redirects = handle.redirects.clone();
+        self.point_links_at(&spec.name, spec.data_listen);
         self.nodes.push(NodeSlot {
             spec,
             handle: Some(handle),
@@ -274,15 +298,16 @@ impl World {
         Ok(redirects)
     }
 
-    pub(super) fn data_addr(&self, name: &str) -> Result<SocketAddr, RunError> {
-        self.nodes
-            .iter()
-            .find(|n| n.spec.name == name)
-            .map(|n| n.spec.data_listen)
-            .ok_or_else(|| RunError::Setup {
-                what: format!("link to {name}"),
-                reason: "node not started".into(),
-            })
+    /// Every inter-node forwarder, both directions.
+    pub(super) fn all_links_mut(&mut self) -> impl Iterator<Item = &mut LinkSlot> {
+        self.links.iter_mut().chain(self.reverse.iter_mut())
+    }
+
+    /// Points every forwarder leading to `name` at its data address.
+    pub(super) fn point_links_at(&mut self, name: &str, data: SocketAddr) {
+        for l in self.all_links_mut().filter(|l| l.to == name) {
+            l.retarget(data);
+        }
     }
 
     /// Where player `p` sends its game packets.
@@ -290,9 +315,24 @@ impl World {
         self.clients.get(p).map(LinkSlot::front)
     }
 
-    /// Cumulative figures of every inter-node link, in `links` order.
+    /// Cumulative figures of every inter-node link, in `links` order; in mesh mode each adds
+    /// its other-direction forwarder, turned round (its up is the link's down).
     pub(super) fn link_stats(&self) -> Vec<UdpLinkStats> {
-        self.links.iter().map(LinkSlot::stats).collect()
+        self.links
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let s = l.stats();
+                match self.reverse.get(i).map(LinkSlot::stats) {
+                    Some(r) => UdpLinkStats {
+                        up: add_stats(&s.up, &r.down),
+                        down: add_stats(&s.down, &r.up),
+                        data_dropped: s.data_dropped + r.data_dropped,
+                    },
+                    None => s,
+                }
+            })
+            .collect()
     }
 
     /// FEC figures of the game's sessions at the edge and the proxy (while they run).
@@ -327,6 +367,7 @@ impl World {
             e.shutdown().await;
         }
         self.links.clear();
+        self.reverse.clear();
         self.clients.clear();
         self.servers.clear();
         let _ = std::fs::remove_dir_all(&self.dir);
