@@ -35,6 +35,9 @@ use crate::spec::{PeerSpec, PolicyOverrides, RecordSink, RoutingSpec, SelectorKi
 const MAX_PENDING: usize = 256;
 /// A move not finished after this is given up (a PathSetup times out after 5 s).
 const MOVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A failover is final once the data plane has not undone it for this long
+/// (`lightspeed_mesh::dataplane::edge::UNDO_WINDOW`, 1 s: a delay spike, not a death).
+const UNDO_WINDOW: Duration = lightspeed_mesh::dataplane::edge::UNDO_WINDOW;
 
 /// What automatic routing reads and writes besides its own state.
 #[derive(Clone)]
@@ -89,6 +92,9 @@ struct Routed {
     moving: Option<Move>,
     proxy: PeerSpec,
     mover: Recipient<MovePath>,
+    /// A failover the data plane made: the slot it left and when. Confirmed (vetoed,
+    /// counted) once [`UNDO_WINDOW`] passed without an undo.
+    failover: Option<(u8, Micros)>,
 }
 
 struct Pending {
@@ -241,6 +247,7 @@ impl AutoRouter {
                 moving: None,
                 proxy: msg.proxy,
                 mover: msg.mover,
+                failover: None,
             },
         );
     }
@@ -267,6 +274,26 @@ impl AutoRouter {
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
         };
+        if let Some((dead, at)) = s.failover {
+            if now.saturating_since(at) < UNDO_WINDOW {
+                return;
+            }
+            s.failover = None;
+            if let Some(slot) = s.slots.get_mut(usize::from(dead)).and_then(Option::take) {
+                s.policy.veto(now, slot.path);
+                tracing::info!(session = %id, path = ?slot.names, "failed path vetoed");
+            }
+            let names = s
+                .slots
+                .get(usize::from(s.active))
+                .and_then(|x| x.as_ref())
+                .map(|x| x.names.clone());
+            if let Some(names) = names {
+                let mut path = vec![self.edge.clone()];
+                path.extend(names);
+                self.wiring.book.path_switched(id, path);
+            }
+        }
         if let Some(m) = &s.moving {
             if now.saturating_since(m.since) < MOVE_TIMEOUT {
                 return;
@@ -371,30 +398,29 @@ impl AutoRouter {
         );
     }
 
-    /// The data plane moved a session by itself (failover, undo).
+    /// The data plane moved a session by itself (failover, undo). A failover is acted on
+    /// (the dead path vetoed, the switch counted) only once it can no longer be undone, so a
+    /// delay spike neither vetoes a good path nor counts as a switch.
     pub(crate) fn data_event(&mut self, msg: PathEvent) {
         let now = self.now();
         let Some(s) = self.sessions.get_mut(&msg.session) else {
             return;
         };
         match msg.kind {
-            PathEventKind::Switched { to } | PathEventKind::Undone { to } => s.active = to.min(1),
+            PathEventKind::Switched { to } => {
+                s.active = to.min(1);
+                s.failover = Some((1 - s.active, now));
+            }
+            PathEventKind::Undone { to } => {
+                s.active = to.min(1);
+                s.failover = None;
+            }
             PathEventKind::FailedOver { to } => {
                 s.active = to.min(1);
-                let dead = usize::from(1 - s.active);
-                if let Some(slot) = s.slots.get_mut(dead).and_then(Option::take) {
-                    s.policy.veto(now, slot.path);
-                    tracing::info!(session = %msg.session, path = ?slot.names, "failed path vetoed");
-                }
-                let names = s
-                    .slots
-                    .get(usize::from(s.active))
-                    .and_then(|x| x.as_ref())
-                    .map(|x| x.names.clone());
-                if let Some(names) = names {
-                    let mut path = vec![self.edge.clone()];
-                    path.extend(names);
-                    self.wiring.book.path_switched(msg.session, path);
+                let dead = 1 - s.active;
+                // Keep the time of the switch: the undo window runs from there.
+                if s.failover.is_none_or(|(d, _)| d != dead) {
+                    s.failover = Some((dead, now));
                 }
             }
         }
