@@ -44,8 +44,24 @@ fn every_shipped_scenario_passes() {
         let sc = Scenario::load(f).unwrap();
         let r = run(&sc);
         failed.extend(r.failures().map(|o| format!("{}: {o}", sc.name)));
-        // Before any event the game takes the configured path.
-        assert_eq!(r.phases[0].path, sc.game.path(), "{}", sc.name);
+        // Before any event the game takes the configured path (automatic routing: the
+        // path its measurements choose, checked below).
+        if !sc.game.auto_route {
+            assert_eq!(r.phases[0].path, sc.game.path(), "{}", sc.name);
+        }
+        let routed = |want: &[&str]| {
+            assert_eq!(r.overall.path, want, "{}", sc.name);
+            assert_eq!(r.overall.path_switches, 0, "{}", sc.name);
+        };
+        match sc.name.as_str() {
+            // Through Singapore 209 ms against direct 206 ms: the relay does not pay.
+            "bkk-sgp-la-routed" => routed(&["edge-bkk", "proxy-la"]),
+            // Through Singapore 181 ms: saves ~25 ms ≥ the 10 ms select margin.
+            "bkk-sgp-la-routed-relay" => routed(&["edge-bkk", "relay-sgp", "proxy-la"]),
+            // Costs crossing by 6 ms every 2 s: within the 15 ms switch margin.
+            "flap-bait" => routed(&["edge", "relay-a", "proxy"]),
+            _ => {}
+        }
         if sc.name == "relay-crash-multipath" {
             // Every packet went both ways and the later copies were dropped, not delivered.
             let start = &r.phases[0];
@@ -352,4 +368,35 @@ fn in_mesh_mode_every_node_measures_exactly_the_scenario_links() {
             );
         }
     }
+}
+
+#[test]
+fn flap_bait_with_a_crossing_beyond_the_switch_margin_moves_and_fails_switches_max_by_name() {
+    // The shipped flap bait with relay-a's leg degraded by 20 ms instead of 4: path A becomes
+    // 34 ms dearer than B (≥ the 15 ms switch margin), so each session moves to B after its
+    // 1 s dwell, and an expectation of no switch in that phase must fail, naming itself.
+    let text = std::fs::read_to_string(scenarios_dir().join("flap-bait.toml"))
+        .unwrap()
+        .replace("delay_ms = 34", "delay_ms = 50")
+        .replace(
+            "phase = \"a-dearer-3\"\nswitches_max = 0\npath = [\"edge\", \"relay-a\", \"proxy\"]",
+            "phase = \"a-dearer-1\"\nswitches_max = 0",
+        );
+    let sc = Scenario::from_toml(&text).unwrap();
+    let r = run(&sc);
+    let moved = phase(&r, "a-dearer-1");
+    // One move per player (each player is its own session).
+    assert_eq!(moved.path_switches, u64::from(sc.game.players), "{moved:?}");
+    // Back to 6 ms cheaper is inside the margin: the session stays on B.
+    let after = phase(&r, "a-cheaper-1");
+    assert_eq!(after.path, ["edge", "relay-b", "proxy"], "{after:?}");
+    assert_eq!(after.path_switches, 0, "{after:?}");
+    let failures: Vec<String> = r.failures().map(ToString::to_string).collect();
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.contains("expect[1] switches_max = 0 (phase \"a-dearer-1\")")),
+        "{failures:?}"
+    );
+    assert!(!r.passed);
 }
