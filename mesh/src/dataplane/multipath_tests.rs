@@ -466,3 +466,26 @@ fn a_chosen_switch_refuses_a_standby_that_has_not_bound() {
     );
     assert_eq!(n.edge.active_path(), 0);
 }
+
+#[test]
+fn a_packet_late_on_the_path_the_edge_left_does_not_pull_the_replies_back() {
+    let mut n = Net::bound_both(MultipathMode::Off);
+    let mut t = Micros(0);
+    for i in 0..4u8 {
+        n.game(t, i);
+        t = t + GAP;
+    }
+    // Packet 60 leaves on path 0 (the slower one, say) and is still in flight when the edge
+    // switches; packet 61 goes on path 1 and arrives first.
+    n.edge.from_game(t, &[60], &mut n.e).unwrap();
+    let late: Vec<_> = n.e.sent.drain(..).collect();
+    assert!(n.edge.switch_to(1, t));
+    n.edge.from_game(t, &[61], &mut n.e).unwrap();
+    n.run(t);
+    assert_eq!(n.proxy.primary_path(), 1);
+    n.e.sent.extend(late);
+    n.run(t);
+    assert_eq!(n.proxy.primary_path(), 1, "the older packet moved nothing");
+    let got: Vec<Vec<u8>> = n.p.delivered.drain(..).collect();
+    assert_eq!(got, vec![vec![61u8], vec![60u8]], "both delivered");
+}
