@@ -358,6 +358,26 @@ impl Handler<LookupPeer> for DiscoveryActor {
     }
 }
 
+/// The data address node `from` reaches node `to` at, from `from`'s gossiped link claim
+/// (`None` without gossip or without such a claim). A proxy uses it for the last relay's
+/// upstream, since the address the relay measured is the one that works from there.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<SocketAddr>")]
+pub struct ViaOf {
+    /// The measuring node.
+    pub from: String,
+    /// The far end.
+    pub to: String,
+}
+
+impl Handler<ViaOf> for DiscoveryActor {
+    type Result = Option<SocketAddr>;
+    fn handle(&mut self, msg: ViaOf, _ctx: &mut Context<Self>) -> Option<SocketAddr> {
+        let (gossip, _) = self.gossip.as_ref()?;
+        gossip.via_of(&msg.from, &msg.to)
+    }
+}
+
 /// Lists every known peer: static ones, then live members with published addresses.
 #[derive(Debug, Message)]
 #[rtype(result = "Vec<PeerSpec>")]

@@ -326,6 +326,16 @@ impl Gossip {
         })
     }
 
+    /// The data address `from` says it sends to for `to` (the `via` of its link claim).
+    pub fn via_of(&self, from: &str, to: &str) -> Option<SocketAddr> {
+        self.core.with_topology(|t| {
+            t.neighbours(from)
+                .iter()
+                .find(|l| l.to == to)
+                .and_then(|l| l.via)
+        })
+    }
+
     /// Names of the members alive now.
     pub fn alive(&self) -> impl Iterator<Item = &str> {
         self.members

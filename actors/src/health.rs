@@ -41,7 +41,15 @@ pub fn snapshot(table: &SessionTable) -> Vec<SessionHealth> {
         .map(|e| {
             let state = e.state.lock();
             let (role, stats) = match &*state {
-                SessionState::Edge { session, .. } => ("edge", session.endpoint.stats()),
+                SessionState::Edge { session, .. } => {
+                    // Probes of both paths feed the endpoint's RTT; the session's RTT is the
+                    // path carrying the game (what `saved_ms` compares with direct).
+                    let mut stats = session.endpoint.stats();
+                    if let Some(rtt) = session.path_rtt(session.active_path()) {
+                        stats.srtt_us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
+                    }
+                    ("edge", stats)
+                }
                 SessionState::Proxy { session, .. } => ("proxy", session.endpoint.stats()),
                 SessionState::Relay(_) => ("relay", EndpointStats::default()),
             };

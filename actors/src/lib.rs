@@ -41,6 +41,7 @@ pub mod mesh_view;
 pub mod node;
 mod node_gossip;
 pub mod route;
+pub mod route_auto;
 pub mod routing;
 pub mod session;
 pub mod session_rows;

@@ -31,6 +31,7 @@ use crate::link_probe::{LinkShare, ProbeDriver};
 use crate::mesh_view::MeshView;
 use crate::node_gossip::{GossipLinks, gossip_for};
 use crate::route::RouteActor;
+use crate::route_auto::AutoWiring;
 use crate::session::{CloseAll, Event, SessionActor, Stop};
 use crate::session_view::SessionBook;
 use crate::spec::{FecSetting, NodeSpec, SharedRoles};
@@ -225,7 +226,14 @@ pub async fn start_with_book(
         }
         _ => (DiscoveryActor::new(&spec.peers).start(), None),
     };
-    let route = RouteActor::with_discovery(Arc::clone(&spec), discovery.clone()).start();
+    let route = RouteActor::with_discovery(Arc::clone(&spec), discovery.clone())
+        .with_auto(AutoWiring {
+            mesh: view.clone(),
+            links: Arc::clone(&share),
+            book: book.clone(),
+            table: Arc::clone(&table),
+        })
+        .start();
     let pool = Arc::new(ClientPool::new(identity.clone(), trust));
     book.set_clock(dp.clock);
     let fec = FecActor::wired(

@@ -1,5 +1,7 @@
-//! Route selection. For now a static path from configuration (direct to the proxy, or through
-//! up to two relays); the routing work replaces the pure core behind the same messages.
+//! Route selection: the static path of the configuration (direct to the proxy, or through up
+//! to two relays, with `backup_via` as the standby), or — with `edge.route = "auto"` — paths
+//! planned from the gossiped topology and re-planned every probe round
+//! ([`crate::route_auto`], docs/routing.md).
 //!
 //! Hop names resolve through the DiscoveryActor at session set-up: static `[[peers]]` first,
 //! then live mesh members with a published data address (at the reach book's address when
@@ -8,6 +10,7 @@
 use actix::prelude::*;
 
 use crate::discovery::{DiscoveryActor, LookupPeer};
+use crate::route_auto::{AutoRouter, AutoWiring, PathEvent, PathMoved, Track};
 use crate::spec::{NodeSpec, PeerSpec};
 
 /// A path from this edge to a proxy.
@@ -108,10 +111,18 @@ pub fn relay_chain(
 }
 
 /// Owns route choice for the node's sessions.
-#[derive(Debug)]
 pub struct RouteActor {
     spec: std::sync::Arc<NodeSpec>,
     discovery: Option<Addr<DiscoveryActor>>,
+    auto: Option<AutoRouter>,
+}
+
+impl std::fmt::Debug for RouteActor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteActor")
+            .field("auto", &self.auto.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl RouteActor {
@@ -120,7 +131,22 @@ impl RouteActor {
         RouteActor {
             spec,
             discovery: None,
+            auto: None,
         }
+    }
+
+    /// Plans paths automatically when the edge configuration asks for it
+    /// (`edge.route = "auto"`); a no-op otherwise.
+    pub fn with_auto(mut self, wiring: AutoWiring) -> RouteActor {
+        if let Some(edge) = self.spec.edge.as_ref().filter(|e| e.routing.auto) {
+            self.auto = Some(AutoRouter::new(
+                &self.spec.name,
+                &edge.proxy,
+                &edge.routing,
+                wiring,
+            ));
+        }
+        self
     }
 
     /// A route actor resolving hop names through `discovery`.
@@ -131,6 +157,7 @@ impl RouteActor {
         RouteActor {
             spec,
             discovery: Some(discovery),
+            auto: None,
         }
     }
 }
@@ -162,6 +189,112 @@ async fn resolved_path(
 
 impl Actor for RouteActor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if self.auto.is_some() {
+            ctx.run_interval(ROUND, |act, _ctx| {
+                if let Some(auto) = &mut act.auto {
+                    auto.tick();
+                }
+            });
+        }
+    }
+}
+
+/// How often automatic routing re-plans: the link probe round.
+pub const ROUND: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A new session's paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routes {
+    /// The primary path.
+    pub primary: Path,
+    /// The standby path, set up once the session is granted (static `backup_via`; automatic
+    /// routing sets its standby up itself after [`Track`]).
+    pub standby: Option<Path>,
+    /// Automatic routing: the ticket to [`Track`] the session under.
+    pub ticket: Option<u64>,
+}
+
+/// Asks for a new session's paths.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Routes, RouteError>")]
+pub struct RouteFor {
+    /// The game server of the session.
+    pub target: std::net::SocketAddr,
+    /// Its game profile, whose packet rate sets the policy's dwell.
+    pub game: Option<String>,
+}
+
+impl Handler<RouteFor> for RouteActor {
+    type Result = ResponseFuture<Result<Routes, RouteError>>;
+    fn handle(&mut self, msg: RouteFor, _ctx: &mut Context<Self>) -> Self::Result {
+        let spec = std::sync::Arc::clone(&self.spec);
+        let standby = static_standby(&spec);
+        let Some(auto) = &mut self.auto else {
+            let primary = self.handle(PathFor { target: msg.target }, _ctx);
+            return Box::pin(async move {
+                Ok(Routes {
+                    primary: primary.await?,
+                    standby: standby?,
+                    ticket: None,
+                })
+            });
+        };
+        let planned = auto.plan_new(msg.game.as_deref());
+        let ticket = match &planned {
+            Some((ticket, _)) => *ticket,
+            None => auto.fallback_ticket(msg.game.as_deref()),
+        };
+        let discovery = self.discovery.clone();
+        Box::pin(async move {
+            let edge = spec.edge.as_ref().ok_or(RouteError::NotAnEdge)?;
+            let proxy = match discovery {
+                Some(d) => d.send(LookupPeer(edge.proxy.clone())).await.ok().flatten(),
+                None => spec.peers.iter().find(|p| p.name == edge.proxy).cloned(),
+            }
+            .ok_or_else(|| RouteError::UnknownPeer(edge.proxy.clone()))?;
+            let primary = match planned {
+                Some((_, p)) => crate::route_auto::route_path(&proxy, &p),
+                None => Path {
+                    proxy,
+                    relays: Vec::new(),
+                },
+            };
+            Ok(Routes {
+                primary,
+                standby: None,
+                ticket: Some(ticket),
+            })
+        })
+    }
+}
+
+impl Handler<Track> for RouteActor {
+    type Result = ();
+    fn handle(&mut self, msg: Track, _ctx: &mut Context<Self>) {
+        if let Some(auto) = &mut self.auto {
+            auto.track(msg);
+        }
+    }
+}
+
+impl Handler<PathMoved> for RouteActor {
+    type Result = ();
+    fn handle(&mut self, msg: PathMoved, _ctx: &mut Context<Self>) {
+        if let Some(auto) = &mut self.auto {
+            auto.moved(msg);
+        }
+    }
+}
+
+impl Handler<PathEvent> for RouteActor {
+    type Result = ();
+    fn handle(&mut self, msg: PathEvent, _ctx: &mut Context<Self>) {
+        if let Some(auto) = &mut self.auto {
+            auto.data_event(msg);
+        }
+    }
 }
 
 /// Asks for the path of a new session.
@@ -237,6 +370,7 @@ mod tests {
                 fec_deadline: std::time::Duration::from_millis(2),
                 keepalive: std::time::Duration::from_millis(500),
                 redirects: Vec::new(),
+                routing: Default::default(),
             }),
             peers: vec![
                 peer("lax", "203.0.113.30:4434"),

@@ -41,13 +41,16 @@ use crate::control::{ClientPool, decode, encode, error_reply};
 use crate::discovery::DiscoveryActor;
 use crate::fec_actor::{AcceptFec, FecActor, PeerFec, ProposeFec, SessionUp};
 use crate::fec_policy::{self, DECODER_SLOTS};
-use crate::route::{PathFor, RouteActor, StandbyFor};
+use crate::route::{RouteActor, RouteFor};
+use crate::route_auto::{PathEventKind, Track};
 use crate::session_view::{SessionRecord, SessionRole};
 use crate::spec::{NodeSpec, SharedRoles};
 use lightspeed_mesh::identity::{MeshTrust, TokenVerifier};
 
 #[path = "session_paths.rs"]
 mod paths;
+#[path = "session_route.rs"]
+mod route_moves;
 pub use paths::{MAX_REARM, REARM_AFTER, downstream_gap};
 
 /// How long a control request may take before the set-up is abandoned.
@@ -141,6 +144,8 @@ pub struct SessionActor {
     edge_paths: std::collections::HashMap<SessionId, paths::EdgePaths>,
     /// Proxy: the QUIC peer that requested each session (only it may add paths).
     requesters: paths::Requesters,
+    /// Edge, automatic routing: the slot each session moves to once it binds.
+    activations: std::collections::HashMap<SessionId, u8>,
 }
 
 impl SessionActor {
@@ -178,6 +183,7 @@ impl SessionActor {
             next_request: 1,
             edge_paths: std::collections::HashMap::new(),
             requesters: paths::Requesters::new(),
+            activations: std::collections::HashMap::new(),
         }
     }
 
@@ -218,16 +224,13 @@ impl SessionActor {
             game_pps(rspec.game.as_deref(), true),
         );
         let setup = async move {
-            let path = route
-                .send(PathFor {
+            let routes = route
+                .send(RouteFor {
                     target: rspec.target,
+                    game: rspec.game.clone(),
                 })
                 .await??;
-            let standby = route
-                .send(StandbyFor {
-                    target: rspec.target,
-                })
-                .await??;
+            let (path, standby, ticket) = (routes.primary, routes.standby, routes.ticket);
             let (scheme, deadline) = fec
                 .send(ProposeFec {
                     game: rspec.game.clone(),
@@ -253,10 +256,19 @@ impl SessionActor {
                     data_addr,
                     fec,
                     ..
-                } => Ok((
-                    (session, key, data_addr, fec, deadline, env.trace),
-                    [Some(path), standby],
-                )),
+                } => {
+                    // Automatic routing knows the address the edge itself reaches the first
+                    // hop at (its probes'); the static path keeps the proxy's answer.
+                    let first = if ticket.is_some() {
+                        path.first_hop()
+                    } else {
+                        data_addr
+                    };
+                    Ok((
+                        (session, key, first, fec, deadline, env.trace, ticket),
+                        [Some(path), standby],
+                    ))
+                }
                 Message::Error { code, message } => Err(SetupError::Refused { code, message }),
                 _ => Err(SetupError::Unexpected),
             }
@@ -265,7 +277,7 @@ impl SessionActor {
         let multipath = edge.multipath;
         ctx.spawn(setup.into_actor(self).map(move |res, act, ctx| {
             let installed = res.and_then(|(granted, paths)| {
-                let (id, key, first_hop, scheme, deadline, trace) = granted;
+                let (id, key, first_hop, scheme, deadline, trace, ticket) = granted;
                 let now = act.dp.clock.now();
                 let (enc, dec) = codecs(scheme, deadline)?;
                 let mut timing = EdgeTiming::new(
@@ -295,6 +307,14 @@ impl SessionActor {
                 }
                 if let [_, Some(standby)] = &paths {
                     act.setup_path(id, 1, standby.clone(), Duration::ZERO, ctx);
+                }
+                if let (Some(ticket), [Some(path), _]) = (ticket, &paths) {
+                    act.route.do_send(Track {
+                        session: id,
+                        ticket,
+                        proxy: path.proxy.clone(),
+                        mover: ctx.address().recipient(),
+                    });
                 }
                 act.edge_paths.insert(id, paths::EdgePaths { paths });
                 tracing::info!(
@@ -440,13 +460,14 @@ impl SessionActor {
             SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         });
         let relay_key = key.clone();
+        let me = self.spec.name.clone();
         let mut names = vec![requester.to_string()];
         names.extend(path.iter().map(|h| h.node.clone()));
         names.push(self.spec.name.clone());
         let setup = async move {
             let scheme = fec.send(AcceptFec(proposed)).await?;
             let first_hop = paths::install_chain(
-                discovery, pool, request_id, trace, id, relay_key, path, advertise, idle_ms,
+                me, discovery, pool, request_id, trace, id, relay_key, path, advertise, idle_ms,
             )
             .await?;
             let egress = bind_udp(SocketAddr::new(egress_ip, 0))?;
@@ -548,20 +569,27 @@ impl actix::Handler<Event> for SessionActor {
                 session,
                 path,
                 record,
-            } => tracing::info!(
-                session = %session,
-                path,
-                detect_ms = record.detect.as_secs_f64() * 1e3,
-                total_ms = record.total.as_secs_f64() * 1e3,
-                "failover complete: game packets back on the standby"
-            ),
-            DataEvent::SwitchUndone { session, path } => tracing::info!(
-                session = %session,
-                path,
-                "failover undone: the path answered again at once (a delay spike, not a crash)"
-            ),
+            } => {
+                tracing::info!(
+                    session = %session,
+                    path,
+                    detect_ms = record.detect.as_secs_f64() * 1e3,
+                    total_ms = record.total.as_secs_f64() * 1e3,
+                    "failover complete: game packets back on the standby"
+                );
+                self.tell_route(session, PathEventKind::FailedOver { to: path });
+            }
+            DataEvent::SwitchUndone { session, path } => {
+                tracing::info!(
+                    session = %session,
+                    path,
+                    "failover undone: the path answered again at once (a delay spike, not a crash)"
+                );
+                self.tell_route(session, PathEventKind::Undone { to: path });
+            }
             DataEvent::StandbyBound { session, path } => {
-                tracing::debug!(session = %session, path, "standby path bound")
+                tracing::debug!(session = %session, path, "standby path bound");
+                self.standby_bound(session, path);
             }
         }
     }

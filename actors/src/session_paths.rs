@@ -18,7 +18,7 @@ use lightspeed_protocol::{SessionId, SessionKey};
 
 use super::{REQUEST_TIMEOUT, SessionActor, SetupError, random_trace};
 use crate::control::{ClientPool, decode, encode, error_reply};
-use crate::discovery::{DiscoveryActor, LookupPeer};
+use crate::discovery::{DiscoveryActor, LookupPeer, ViaOf};
 use crate::route::Path;
 
 /// How long after a failover the dead path is set up again as the standby. A crashed relay
@@ -43,9 +43,11 @@ pub fn downstream_gap(game: Option<&str>, keepalive: Duration) -> Duration {
 }
 
 /// Installs a path's relays, proxy side first, each forwarding towards the next hop; returns
-/// the edge's first hop on that path.
+/// the edge's first hop on that path. The last relay forwards to this proxy at the address its
+/// own link claim says it reaches it at (`me` is this proxy's name), else at `proxy_data`.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn install_chain(
+    me: String,
     discovery: Addr<DiscoveryActor>,
     pool: std::sync::Arc<ClientPool>,
     request_id: u64,
@@ -56,6 +58,16 @@ pub(super) async fn install_chain(
     proxy_data: SocketAddr,
     idle_timeout_ms: u32,
 ) -> Result<SocketAddr, SetupError> {
+    let mut proxy_data = proxy_data;
+    if let Some(last) = path.last() {
+        let via = ViaOf {
+            from: last.node.clone(),
+            to: me,
+        };
+        if let Some(addr) = discovery.send(via).await? {
+            proxy_data = addr;
+        }
+    }
     let (chain, first_hop) = crate::route::relay_chain(&path, proxy_data);
     for (node, upstream) in chain {
         let peer = discovery
@@ -153,6 +165,11 @@ impl SessionActor {
             detect_ms = detect.as_secs_f64() * 1e3,
             "path went silent; game moved to the standby"
         );
+        self.tell_route(session, crate::route_auto::PathEventKind::Switched { to });
+        if self.auto_routed() {
+            // The route actor vetoes the dead path and sets up a fresh standby itself.
+            return;
+        }
         let dead = self
             .edge_paths
             .get(&session)
@@ -185,6 +202,7 @@ impl SessionActor {
         };
         let idle_ms = self.spec.limits.idle_timeout.as_millis().min(3_600_000) as u32;
         let install = install_chain(
+            self.spec.name.clone(),
             self.discovery.clone(),
             std::sync::Arc::clone(&self.pool),
             request_id,

@@ -60,6 +60,90 @@ pub struct EdgeSpec {
     pub keepalive: Duration,
     /// Redirect sockets.
     pub redirects: Vec<RedirectSpec>,
+    /// How paths are chosen: the static `via`/`backup_via` (default) or by the route actor.
+    pub routing: RoutingSpec,
+}
+
+/// How an edge chooses its sessions' paths (docs/routing.md).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RoutingSpec {
+    /// `edge.route = "auto"`: the route actor plans each session's primary and standby from
+    /// the gossiped topology and moves running sessions; `via`/`backup_via` are ignored.
+    /// Needs `[mesh]`. Default false: the static paths.
+    pub auto: bool,
+    /// Which selector ranks candidates.
+    pub selector: SelectorKind,
+    /// The model file of the `ml` selector (`lightspeed-node ml train`).
+    pub ml_model: Option<std::path::PathBuf>,
+    /// Operator overrides of the path policy, applied over the game profile's defaults.
+    pub policy: PolicyOverrides,
+    /// Where recorded rounds go when `edge.ml_record` is set.
+    pub record: Option<RecordSink>,
+}
+
+/// `edge.selector`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SelectorKind {
+    /// Lowest cost now.
+    #[default]
+    Nearest,
+    /// The trained model's forecast costs (falls back to nearest without a usable model).
+    Ml,
+}
+
+/// Path-policy fields an operator may override (`[edge.policy]`); `None` keeps the game
+/// profile's value ([`crate::routing::policy::PolicyConfig::for_profile`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PolicyOverrides {
+    /// Cost a relayed path must save over direct to be selected.
+    pub select_margin: Option<Duration>,
+    /// Cost a new path must save over the current one to switch.
+    pub switch_margin: Option<Duration>,
+    /// A relayed path is kept while it saves at least this much.
+    pub keep_margin: Option<Duration>,
+    /// Least time on a path before an optional switch.
+    pub min_dwell: Option<Duration>,
+    /// How long a failed path stays out of selection.
+    pub veto: Option<Duration>,
+}
+
+impl PolicyOverrides {
+    /// `base` with the overridden fields replaced.
+    pub fn apply(
+        &self,
+        mut base: crate::routing::policy::PolicyConfig,
+    ) -> crate::routing::policy::PolicyConfig {
+        let set = |field: &mut Duration, v: Option<Duration>| {
+            if let Some(v) = v {
+                *field = v;
+            }
+        };
+        set(&mut base.select_margin, self.select_margin);
+        set(&mut base.switch_margin, self.switch_margin);
+        set(&mut base.keep_margin, self.keep_margin);
+        set(&mut base.min_dwell, self.min_dwell);
+        set(&mut base.veto, self.veto);
+        base
+    }
+}
+
+/// A function taking labelled rounds.
+pub type RecordFn = dyn Fn(&[crate::routing::ml::RecordedRound]) + Send + Sync;
+
+/// Receives the route actor's labelled rounds (the node appends them to `edge.ml_record`).
+#[derive(Clone)]
+pub struct RecordSink(pub std::sync::Arc<RecordFn>);
+
+impl std::fmt::Debug for RecordSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecordSink")
+    }
+}
+
+impl PartialEq for RecordSink {
+    fn eq(&self, other: &RecordSink) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// Proxy role settings.

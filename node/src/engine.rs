@@ -29,6 +29,46 @@ use crate::shutdown::Shutdown;
 /// How often the admin session gauge is refreshed.
 const GAUGE_PERIOD: Duration = Duration::from_millis(250);
 
+/// The routing part of the edge spec; opens `edge.ml_record` when automatic routing records.
+fn routing_spec(config: &Config) -> anyhow::Result<lightspeed_actors::spec::RoutingSpec> {
+    use crate::config::{RouteMode, SelectorName};
+    use lightspeed_actors::spec::{PolicyOverrides, RecordSink, RoutingSpec, SelectorKind};
+    let e = &config.edge;
+    let auto = e.route == RouteMode::Auto;
+    let record = match (&e.ml_record, auto) {
+        (Some(path), true) => {
+            let file = crate::ml::record_file::RecordFile::open(path, e.ml_record_max_bytes)
+                .with_context(|| format!("edge.ml_record: opening {}", path.display()))?;
+            let file = std::sync::Mutex::new(file);
+            let shown = path.display().to_string();
+            Some(RecordSink(std::sync::Arc::new(move |rounds: &[_]| {
+                if let Ok(mut f) = file.lock()
+                    && let Err(e) = f.append(rounds)
+                {
+                    tracing::warn!(file = %shown, error = %e, "recording routing rounds failed");
+                }
+            })))
+        }
+        _ => None,
+    };
+    Ok(RoutingSpec {
+        auto,
+        selector: match e.selector {
+            SelectorName::Nearest => SelectorKind::Nearest,
+            SelectorName::Ml => SelectorKind::Ml,
+        },
+        ml_model: e.ml_model.clone(),
+        policy: PolicyOverrides {
+            select_margin: e.policy.select_margin,
+            switch_margin: e.policy.switch_margin,
+            keep_margin: e.policy.keep_margin,
+            min_dwell: e.policy.min_dwell,
+            veto: e.policy.veto,
+        },
+        record,
+    })
+}
+
 /// The runtime form of a validated config.
 pub fn spec_from_config(config: &Config) -> anyhow::Result<NodeSpec> {
     let ca_cert = config
@@ -56,6 +96,7 @@ pub fn spec_from_config(config: &Config) -> anyhow::Result<NodeSpec> {
                     game: r.game.clone(),
                 })
                 .collect(),
+            routing: routing_spec(config)?,
         }),
         _ => None,
     };

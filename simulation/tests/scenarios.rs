@@ -44,16 +44,32 @@ fn every_shipped_scenario_passes() {
         let sc = Scenario::load(f).unwrap();
         let r = run(&sc);
         failed.extend(r.failures().map(|o| format!("{}: {o}", sc.name)));
-        // Before any event the game takes the configured path.
-        assert_eq!(r.phases[0].path, sc.game.path(), "{}", sc.name);
-        if sc.name == "mesh-churn" {
-            // A crash is only noticed through missed probes: never before the 1 s suspicion.
-            let crashed = phase(&r, "crashed");
-            assert!(
-                crashed.detect_ms.is_some_and(|d| d >= 1_000.0),
-                "{:?}",
-                crashed.detect_ms
-            );
+        // Before any event the game takes the configured path (automatic routing: the
+        // path its measurements choose, checked below).
+        if !sc.game.auto_route {
+            assert_eq!(r.phases[0].path, sc.game.path(), "{}", sc.name);
+        }
+        let routed = |want: &[&str]| {
+            assert_eq!(r.overall.path, want, "{}", sc.name);
+            assert_eq!(r.overall.path_switches, 0, "{}", sc.name);
+        };
+        match sc.name.as_str() {
+            // Through Singapore 209 ms against direct 206 ms: the relay does not pay.
+            "bkk-sgp-la-routed" => routed(&["edge-bkk", "proxy-la"]),
+            // Through Singapore 181 ms: saves ~25 ms ≥ the 10 ms select margin.
+            "bkk-sgp-la-routed-relay" => routed(&["edge-bkk", "relay-sgp", "proxy-la"]),
+            // Costs crossing by 6 ms every 2 s: within the 15 ms switch margin.
+            "flap-bait" => routed(&["edge", "relay-a", "proxy"]),
+            "mesh-churn" => {
+                // A crash is only noticed through missed probes: never before the 1 s suspicion.
+                let crashed = phase(&r, "crashed");
+                assert!(
+                    crashed.detect_ms.is_some_and(|d| d >= 1_000.0),
+                    "{:?}",
+                    crashed.detect_ms
+                );
+            }
+            _ => {}
         }
         if sc.name == "relay-crash-multipath" {
             // Every packet went both ways and the later copies were dropped, not delivered.
@@ -429,4 +445,40 @@ fn a_crash_cannot_be_detected_faster_than_the_suspicion_and_the_expectation_says
         .map(|c| (c.node.as_str(), c.alive, c.down))
         .collect();
     assert_eq!(tables, [("proxy", 2, 1), ("edge", 2, 1)]);
+}
+
+#[test]
+fn flap_bait_with_a_crossing_beyond_the_switch_margin_moves_and_fails_switches_max_by_name() {
+    // The shipped flap bait with relay-a's leg degraded by 20 ms instead of 4: path A becomes
+    // 34 ms dearer than B (≥ the 15 ms switch margin), so each session moves to B once its
+    // estimate and its 1 s dwell allow (in the step's phase or, on a loaded machine, the
+    // next), and stays there when A is 6 ms cheaper again (inside the margin). An expectation
+    // of no switch over the run must fail, naming itself.
+    let text = std::fs::read_to_string(scenarios_dir().join("flap-bait.toml"))
+        .unwrap()
+        .replace("delay_ms = 34", "delay_ms = 50")
+        .replace(
+            "phase = \"a-dearer-3\"\nswitches_max = 0\npath = [\"edge\", \"relay-a\", \"proxy\"]",
+            "switches_max = 0",
+        );
+    let sc = Scenario::from_toml(&text).unwrap();
+    let r = run(&sc);
+    // One move per player (each player is its own session), and no move back.
+    assert_eq!(
+        r.overall.path_switches,
+        u64::from(sc.game.players),
+        "{:?}",
+        r.overall
+    );
+    assert_eq!(phase(&r, "start").path_switches, 0);
+    let late = phase(&r, "a-dearer-2");
+    assert_eq!(late.path, ["edge", "relay-b", "proxy"], "{late:?}");
+    let failures: Vec<String> = r.failures().map(ToString::to_string).collect();
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.starts_with("FAILED expect[1] switches_max = 0: measured 2")),
+        "{failures:?}"
+    );
+    assert!(!r.passed);
 }

@@ -104,6 +104,34 @@ impl EdgeSession {
         }
     }
 
+    /// Moves the game to path `id` at once, by choice (a routing decision, not a failure):
+    /// only to a bound standby that answers, so no packet waits for a Bind. The old active
+    /// path stays bound as the standby, so what is in flight on it still arrives, and the
+    /// proxy moves its replies with the next upstream packet. False when `id` is the active
+    /// path, unknown, unbound or silent.
+    pub fn switch_to(&mut self, id: u8, now: Micros) -> bool {
+        let (p, old) = (usize::from(id), self.active);
+        if p == old || !self.slot(p).is_some_and(|s| s.usable(now)) {
+            return false;
+        }
+        let (cfg, gap, keepalive) = (self.timing.liveness, self.timing.gap, self.timing.keepalive);
+        if let Some(s) = self.slot_mut(old) {
+            s.live = PathLiveness::new(cfg, keepalive, now, Duration::ZERO);
+        }
+        let Some(s) = self.slot_mut(p) else {
+            return false;
+        };
+        let rtt = s.rtt(keepalive);
+        s.live = PathLiveness::new(cfg, gap, now, rtt);
+        let hop = s.hop;
+        self.active = p;
+        self.endpoint.set_route(hop, id);
+        // A chosen switch ends any failover bookkeeping: nothing is left to undo or time.
+        self.undo = None;
+        self.failover_to = None;
+        true
+    }
+
     /// Moves the game back to path `p` if the last failover left it less than
     /// [`UNDO_WINDOW`] ago and it just delivered a packet.
     pub(super) fn undo_if_spurious(&mut self, p: usize, now: Micros) -> Option<EdgeEvent> {

@@ -349,6 +349,22 @@ impl DataPlane {
         true
     }
 
+    /// Moves an edge session's game traffic to its bound standby `path`
+    /// ([`crate::dataplane::edge::EdgeSession::switch_to`]). False when the session is not an
+    /// edge session here or the path is not a bound, answering standby.
+    pub fn switch_path(&self, id: SessionId, path: u8) -> bool {
+        let Some(entry) = self.table.get(id) else {
+            return false;
+        };
+        let mut state = entry.state.lock();
+        let SessionState::Edge { session, .. } = &mut *state else {
+            return false;
+        };
+        let switched = session.switch_to(path, self.clock.now());
+        entry.set_next_timer(&state);
+        switched
+    }
+
     /// Reports what an edge session's core said, if the session actor must know.
     fn edge_event(&self, id: SessionId, event: EdgeEvent) {
         let e = match event {

@@ -410,3 +410,82 @@ fn a_failover_is_undone_when_the_old_path_answers_within_a_second() {
     n.poll(Micros::from_millis(1_200));
     assert_eq!(n.edge.active_path(), 1);
 }
+
+#[test]
+fn a_chosen_switch_moves_the_game_to_the_bound_standby_and_keeps_the_old_path_bound() {
+    let mut n = Net::bound_both(MultipathMode::Off);
+    let mut t = Micros(0);
+    for i in 0..4u8 {
+        n.game(t, i);
+        t = t + GAP;
+    }
+    assert!(!n.edge.switch_to(0, t), "already active");
+    assert!(!n.edge.switch_to(2, t), "no such path");
+    // A packet still in flight on path 0 when the switch happens.
+    n.edge.from_game(t, &[50], &mut n.e).unwrap();
+    let in_flight: Vec<_> = n.e.sent.drain(..).collect();
+    assert!(n.edge.switch_to(1, t));
+    assert_eq!(n.edge.active_path(), 1);
+    n.e.sent.extend(in_flight);
+    n.run(t);
+    let got: Vec<Vec<u8>> = n.p.delivered.drain(..).collect();
+    assert_eq!(
+        got,
+        vec![vec![50u8]],
+        "the in-flight packet arrived on the old path"
+    );
+    n.game(t + GAP, 51);
+    assert_eq!(
+        n.proxy.primary_path(),
+        1,
+        "the proxy follows the upstream packet"
+    );
+    assert_eq!(n.e.delivered.last(), Some(&vec![51u8]));
+    assert!(
+        n.edge.path_bound(0),
+        "the old path stays bound as the standby"
+    );
+    assert!(n.proxy_drops.is_empty(), "{:?}", n.proxy_drops);
+    // A chosen switch is not a failover: no events, nothing to undo.
+    assert!(n.edge_events.is_empty(), "{:?}", n.edge_events);
+    // And back, with nothing lost either way.
+    assert!(n.edge.switch_to(0, t + GAP * 2));
+    n.game(t + GAP * 2, 52);
+    assert_eq!(n.proxy.primary_path(), 0);
+    assert_eq!(n.e.delivered.last(), Some(&vec![52u8]));
+}
+
+#[test]
+fn a_chosen_switch_refuses_a_standby_that_has_not_bound() {
+    let mut n = Net::new(MultipathMode::Off);
+    n.poll(Micros(0));
+    assert!(n.edge.set_standby(1, addr(PROXY), Micros(1)));
+    assert!(
+        !n.edge.switch_to(1, Micros(1)),
+        "its Bind has not been answered"
+    );
+    assert_eq!(n.edge.active_path(), 0);
+}
+
+#[test]
+fn a_packet_late_on_the_path_the_edge_left_does_not_pull_the_replies_back() {
+    let mut n = Net::bound_both(MultipathMode::Off);
+    let mut t = Micros(0);
+    for i in 0..4u8 {
+        n.game(t, i);
+        t = t + GAP;
+    }
+    // Packet 60 leaves on path 0 (the slower one, say) and is still in flight when the edge
+    // switches; packet 61 goes on path 1 and arrives first.
+    n.edge.from_game(t, &[60], &mut n.e).unwrap();
+    let late: Vec<_> = n.e.sent.drain(..).collect();
+    assert!(n.edge.switch_to(1, t));
+    n.edge.from_game(t, &[61], &mut n.e).unwrap();
+    n.run(t);
+    assert_eq!(n.proxy.primary_path(), 1);
+    n.e.sent.extend(late);
+    n.run(t);
+    assert_eq!(n.proxy.primary_path(), 1, "the older packet moved nothing");
+    let got: Vec<Vec<u8>> = n.p.delivered.drain(..).collect();
+    assert_eq!(got, vec![vec![61u8], vec![60u8]], "both delivered");
+}

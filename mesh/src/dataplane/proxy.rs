@@ -44,6 +44,10 @@ pub struct ProxySession {
     downstream: [Option<SocketAddr>; PATHS],
     last_data: [Option<Micros>; PATHS],
     primary: usize,
+    /// Sequence number of the newest data packet seen: only a newer one moves `primary`, so
+    /// a packet still in flight on the path the edge just left (a slower one, say) does not
+    /// pull the replies back onto it.
+    newest_data: Option<u32>,
 }
 
 impl ProxySession {
@@ -55,6 +59,7 @@ impl ProxySession {
             downstream: [None; PATHS],
             last_data: [None; PATHS],
             primary: 0,
+            newest_data: None,
         }
     }
 
@@ -116,7 +121,15 @@ impl ProxySession {
             Ok(None) => {
                 if is_data {
                     self.mark_data(p, now);
-                    self.primary = p;
+                    let seq = packet.header.seq;
+                    // Wrapping order: newer when less than half the sequence space ahead.
+                    if self
+                        .newest_data
+                        .is_none_or(|n| (seq.wrapping_sub(n) as i32) > 0)
+                    {
+                        self.newest_data = Some(seq);
+                        self.primary = p;
+                    }
                 }
                 Ok(ProxyEvent::None)
             }

@@ -93,3 +93,78 @@ fn with_a_mesh_the_edge_may_name_members_that_are_not_in_peers() {
     c.edge.via = vec!["Not_A_Name".into()];
     assert_eq!(c.validate().unwrap_err().field, "edge.via[0]");
 }
+
+#[test]
+fn automatic_routing_rules_name_their_fields() {
+    use super::{RouteMode, SelectorName};
+    let auto = |c: &mut Config| {
+        with_mesh(|_| {})(c);
+        c.edge.route = RouteMode::Auto;
+        c.edge.via.clear();
+    };
+    let (mut c, _tls) = base();
+    auto(&mut c);
+    assert_eq!(c.validate(), Ok(()));
+    let doc = "[edge.policy]\nmin_dwell = \"1s\"\nswitch_margin = \"20ms\"\n";
+    let parsed = Config::from_toml(doc).unwrap();
+    assert_eq!(
+        parsed.edge.policy.min_dwell,
+        Some(std::time::Duration::from_secs(1))
+    );
+    assert_eq!(
+        parsed.edge.policy.switch_margin,
+        Some(std::time::Duration::from_millis(20))
+    );
+    assert_eq!(parsed.edge.policy.veto, None);
+
+    assert_eq!(
+        field_after(|c| c.edge.route = RouteMode::Auto),
+        "edge.route",
+        "auto needs [mesh]"
+    );
+    assert_eq!(
+        field_after(|c| {
+            auto(c);
+            c.edge.via = vec!["sgp".into()];
+        }),
+        "edge.via"
+    );
+    assert_eq!(
+        field_after(|c| {
+            auto(c);
+            c.edge.backup_via = Some(Vec::new());
+        }),
+        "edge.backup_via"
+    );
+    assert_eq!(
+        field_after(|c| {
+            auto(c);
+            c.edge.ml_model = Some("m.json".into());
+        }),
+        "edge.ml_model"
+    );
+    assert_eq!(
+        field_after(|c| c.edge.selector = SelectorName::Ml),
+        "edge.selector",
+        "selectors need auto"
+    );
+    assert_eq!(
+        field_after(|c| {
+            auto(c);
+            c.edge.policy.min_dwell = Some(std::time::Duration::from_secs(601));
+        }),
+        "edge.policy.min_dwell"
+    );
+    assert_eq!(
+        field_after(|c| {
+            auto(c);
+            c.edge.policy.keep_margin = Some(std::time::Duration::from_millis(11));
+        }),
+        "edge.policy.keep_margin"
+    );
+    let (mut c, _tls) = base();
+    auto(&mut c);
+    c.edge.selector = SelectorName::Ml;
+    c.edge.ml_model = Some("m.json".into());
+    assert_eq!(c.validate(), Ok(()));
+}

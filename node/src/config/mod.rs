@@ -29,7 +29,7 @@ pub use lightspeed_actors::fec_setting::{FecSetting, FecSettingError};
 pub use lightspeed_mesh::policy::{Cidr, CidrError};
 pub use sections::{
     EdgeSection, LimitsSection, LogFormat, MeshPreset, MeshSection, Multipath, NodeSection, Peer,
-    ProxySection, Reach, Redirect, TlsSection, Token,
+    PolicySection, ProxySection, Reach, Redirect, RouteMode, SelectorName, TlsSection, Token,
 };
 
 /// A whole node configuration. Every section is optional in the file and defaults as

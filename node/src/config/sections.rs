@@ -214,6 +214,64 @@ pub struct EdgeSection {
     /// about seven weeks of rounds at the recorder's default sampling (~1.3 MB a day for 17
     /// candidates), and two files bound the disk used to 128 MiB. Allowed 1 MiB..=4 GiB.
     pub ml_record_max_bytes: u64,
+    /// How paths are chosen: `static` (`via` and `backup_via`) or `auto` (planned from the
+    /// gossiped topology and re-planned every probe round; needs `[mesh]`, and `via`/
+    /// `backup_via` must be left out). Default `static`.
+    pub route: RouteMode,
+    /// With `route = "auto"`: which selector ranks candidate paths, `nearest` (lowest cost
+    /// now) or `ml` (the model's forecast costs; nearest without a usable `ml_model`).
+    /// Default `nearest`.
+    pub selector: SelectorName,
+    /// The model file of the `ml` selector (`lightspeed-node ml train`). Default none.
+    pub ml_model: Option<PathBuf>,
+    /// With `route = "auto"`: overrides of the path policy (docs/routing.md, "Rules that
+    /// pay"); unset fields keep the game profile's defaults.
+    pub policy: PolicySection,
+}
+
+/// `[edge] route`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteMode {
+    /// The configured `via` and `backup_via`.
+    #[default]
+    Static,
+    /// Planned and re-planned by the route actor.
+    Auto,
+}
+
+/// `[edge] selector`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SelectorName {
+    /// Lowest cost now.
+    #[default]
+    Nearest,
+    /// The trained model's forecast.
+    Ml,
+}
+
+/// `[edge.policy]`: path-policy overrides. Every field is optional.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicySection {
+    /// Cost a relayed path must save over direct to be selected (default 10 ms). 0..=200 ms.
+    #[serde(with = "humantime_serde")]
+    pub select_margin: Option<Duration>,
+    /// Cost a new path must save over the current one to switch (default 15 ms). 0..=200 ms.
+    #[serde(with = "humantime_serde")]
+    pub switch_margin: Option<Duration>,
+    /// A relayed path is kept while it saves this much (default 5 ms). 0..=200 ms, at most
+    /// `select_margin`.
+    #[serde(with = "humantime_serde")]
+    pub keep_margin: Option<Duration>,
+    /// Least time on a path before an optional switch (default: 640 packets at the game's
+    /// rate, 3-20 s; 10 s without a profile). 0..=10 min.
+    #[serde(with = "humantime_serde")]
+    pub min_dwell: Option<Duration>,
+    /// How long a failed path stays out of selection (default 30 s). 0..=10 min.
+    #[serde(with = "humantime_serde")]
+    pub veto: Option<Duration>,
 }
 
 impl Default for EdgeSection {
@@ -230,6 +288,10 @@ impl Default for EdgeSection {
             redirect: Vec::new(),
             ml_record: None,
             ml_record_max_bytes: 64 << 20,
+            route: RouteMode::Static,
+            selector: SelectorName::Nearest,
+            ml_model: None,
+            policy: PolicySection::default(),
         }
     }
 }

@@ -317,6 +317,7 @@ fn edge(config: &Config) -> Check {
         }
     }
     backup_via(e, &known)?;
+    routing(config)?;
     range(
         "edge.fec_deadline",
         e.fec_deadline,
@@ -392,6 +393,73 @@ fn backup_via(e: &EdgeSection, known: &dyn Fn(&str) -> bool) -> Check {
         if backup.get(..i).is_some_and(|before| before.contains(v)) {
             return fail(field, format!("'{v}' is listed twice"));
         }
+    }
+    Ok(())
+}
+
+/// `edge.route`, `edge.selector`, `edge.ml_model` and `[edge.policy]`.
+fn routing(config: &Config) -> Check {
+    use super::sections::{RouteMode, SelectorName};
+    let e = &config.edge;
+    if e.route == RouteMode::Static {
+        if e.selector != SelectorName::Nearest || e.ml_model.is_some() {
+            return fail(
+                "edge.selector",
+                "selectors choose paths only with edge.route = \"auto\"",
+            );
+        }
+        if e.policy != Default::default() {
+            return fail(
+                "edge.policy",
+                "the path policy applies only with edge.route = \"auto\"",
+            );
+        }
+        return Ok(());
+    }
+    if config.mesh.is_none() {
+        return fail(
+            "edge.route",
+            "\"auto\" plans paths from the mesh topology: add a [mesh] section",
+        );
+    }
+    if !e.via.is_empty() {
+        return fail(
+            "edge.via",
+            "not used with edge.route = \"auto\" (paths are planned): remove it",
+        );
+    }
+    if e.backup_via.is_some() {
+        return fail(
+            "edge.backup_via",
+            "not used with edge.route = \"auto\" (the standby is planned): remove it",
+        );
+    }
+    if e.ml_model.is_some() && e.selector != SelectorName::Ml {
+        return fail("edge.ml_model", "needs edge.selector = \"ml\"");
+    }
+    let p = &e.policy;
+    let ms = Duration::from_millis;
+    for (field, v, max) in [
+        ("edge.policy.select_margin", p.select_margin, ms(200)),
+        ("edge.policy.switch_margin", p.switch_margin, ms(200)),
+        ("edge.policy.keep_margin", p.keep_margin, ms(200)),
+        (
+            "edge.policy.min_dwell",
+            p.min_dwell,
+            Duration::from_secs(600),
+        ),
+        ("edge.policy.veto", p.veto, Duration::from_secs(600)),
+    ] {
+        if let Some(v) = v {
+            range(field, v, Duration::ZERO, max)?;
+        }
+    }
+    let select = p.select_margin.unwrap_or(ms(10));
+    if p.keep_margin.unwrap_or(ms(5)) > select {
+        return fail(
+            "edge.policy.keep_margin",
+            "must not exceed select_margin: a path selected for saving select_margin would at once no longer pay",
+        );
     }
     Ok(())
 }

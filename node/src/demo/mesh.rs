@@ -145,6 +145,7 @@ impl DemoMesh {
             fec,
             fec_deadline: Duration::from_millis(2),
             keepalive: Duration::from_millis(250),
+            routing: Default::default(),
             redirects: vec![RedirectSpec {
                 listen: LOOPBACK.parse()?,
                 target: echo.local_addr(),

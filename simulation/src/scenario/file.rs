@@ -108,8 +108,10 @@ pub(super) struct GameEntry {
     pub(super) server: String,
     pub(super) edge: String,
     #[serde(default)]
-    pub(super) route: Vec<String>,
+    pub(super) route: RouteEntry,
     pub(super) backup_route: Option<Vec<String>>,
+    /// With `route = "auto"`: the path policy's minimum dwell, ms (default: the profile's).
+    pub(super) min_dwell_ms: Option<u64>,
     #[serde(default = "default_multipath")]
     pub(super) multipath: String,
     #[serde(default = "default_fec")]
@@ -118,6 +120,22 @@ pub(super) struct GameEntry {
     pub(super) client_link: ShapeEntry,
     #[serde(default)]
     pub(super) server_link: ShapeEntry,
+}
+
+/// `game.route`: the relays of a static path, or `"auto"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RouteEntry {
+    /// Relay names, edge side first.
+    Relays(Vec<String>),
+    /// A routing mode (only `"auto"` is valid).
+    Mode(String),
+}
+
+impl Default for RouteEntry {
+    fn default() -> RouteEntry {
+        RouteEntry::Relays(Vec::new())
+    }
 }
 
 fn default_players() -> u32 {
@@ -179,6 +197,7 @@ pub(super) struct ExpectEntry {
     pub(super) max_gap_max_ms: Option<f64>,
     pub(super) failover_max_ms: Option<f64>,
     pub(super) path: Option<Vec<String>>,
+    pub(super) switches_max: Option<u64>,
     pub(super) members_seen_min: Option<u32>,
     pub(super) members_alive: Option<u32>,
     pub(super) members_suspect: Option<u32>,

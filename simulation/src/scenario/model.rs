@@ -134,8 +134,12 @@ pub struct GameDef {
     pub proxy: String,
     /// The edge the players use.
     pub edge: String,
-    /// Relays between edge and proxy, edge side first.
+    /// Relays between edge and proxy, edge side first (empty with `auto_route`).
     pub route: Vec<String>,
+    /// `route = "auto"`: the edge plans its paths from the mesh topology (mesh mode only).
+    pub auto_route: bool,
+    /// With `auto_route`: the path policy's minimum dwell (default: the profile's).
+    pub min_dwell: Option<std::time::Duration>,
     /// The standby path's relays (`Some(vec![])`: direct), `None` without a standby.
     pub backup_route: Option<Vec<String>>,
     /// Whether the edge duplicates on the standby.
@@ -303,6 +307,8 @@ pub enum Metric {
     Failover,
     /// The node path that carried the game traffic.
     Path,
+    /// Path changes of the game's sessions at the edge (chosen moves and failovers).
+    Switches,
     /// Members each observer lists as alive at the end of the phase (itself included).
     MembersAlive,
     /// Members each observer lists as suspect at the end of the phase.

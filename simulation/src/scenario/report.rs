@@ -107,6 +107,9 @@ pub struct PhaseStats {
     pub fec_recovered: u64,
     /// Parity packets per data packet sent by the edge and the proxy.
     pub fec_overhead: f64,
+    /// Path changes of the game's sessions at the edge in the phase (chosen moves and
+    /// failovers).
+    pub path_switches: u64,
     /// Nodes that carried the game's packets, from the edge (links that delivered at least
     /// half as many packets as the players sent).
     pub path: Vec<String>,
@@ -324,6 +327,7 @@ pub(super) fn phase_stats(
         } else {
             delta(after.fec.parity, before.fec.parity) as f64 / fec_data as f64
         },
+        path_switches: delta(after.fec.switches, before.fec.switches),
         path: walk(&sc.game.edge, &sc.game.proxy, &carried),
         members: after.views.iter().map(View::counts).collect(),
         detect_ms: None,
@@ -394,6 +398,7 @@ pub(super) fn check(e: &Expect, phases: &[PhaseStats], overall: &PhaseStats) -> 
         Metric::FecRecovered => stats.fec_recovered as f64,
         Metric::MaxGap => stats.max_gap_ms,
         Metric::Failover => stats.failover_ms,
+        Metric::Switches => stats.path_switches as f64,
         _ => f64::NAN,
     };
     let no_echo = stats.received == 0

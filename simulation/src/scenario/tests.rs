@@ -339,6 +339,7 @@ fn phase_figures_come_from_samples_and_counter_deltas() {
             recovered: 2,
             duplicates: 4,
             deduplicated: 3,
+            switches: 1,
         },
         views: Vec::new(),
     };
@@ -446,6 +447,7 @@ fn tiny_report() -> Report {
         data_lost_on_links: 0,
         fec_recovered: 0,
         fec_overhead: 1.0,
+        path_switches: 0,
         path: vec!["edge".into(), "proxy".into()],
         members: Vec::new(),
         detect_ms: None,

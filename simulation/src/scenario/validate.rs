@@ -6,7 +6,7 @@ use std::time::Duration;
 use lightspeed_actors::spec::{FecSetting, MultipathMode};
 use lightspeed_mesh::Role;
 
-use super::file::{File, GameEntry, LinkEntry, LossEntry, ShapeEntry};
+use super::file::{File, GameEntry, LinkEntry, LossEntry, RouteEntry, ShapeEntry};
 use super::model::{GameDef, LinkDef, NodeDef, Scenario, ScenarioError};
 use super::validate_timeline;
 use crate::link::{LinkConfig, LossModel};
@@ -34,7 +34,7 @@ pub(super) fn scenario(file: File) -> Result<Scenario> {
     let duration = Duration::from_secs_f64(h.duration_s);
     let nodes = nodes(&file)?;
     let links = links(&file.link, &nodes)?;
-    let game = game(&file.game, &nodes, &links)?;
+    let game = game(&file.game, &nodes, &links, h.mesh)?;
     let events = validate_timeline::events(&file.event, &nodes, &links, duration)?;
     validate_timeline::late_joins(&events, &game, h.mesh)?;
     let phases = validate_timeline::phases(&h.first_phase, &file.event, &events, duration)?;
@@ -289,7 +289,7 @@ fn has_role(nodes: &[NodeDef], name: &str, role: Role) -> bool {
         .any(|n| n.name == name && n.roles.contains(&role))
 }
 
-fn game(g: &GameEntry, nodes: &[NodeDef], links: &[LinkDef]) -> Result<GameDef> {
+fn game(g: &GameEntry, nodes: &[NodeDef], links: &[LinkDef], mesh: bool) -> Result<GameDef> {
     let profile = lightspeed_edge::profiles::profile(&g.profile).ok_or_else(|| {
         ScenarioError::invalid("game.profile", format!("unknown game '{}'", g.profile))
     })?;
@@ -317,13 +317,41 @@ fn game(g: &GameEntry, nodes: &[NodeDef], links: &[LinkDef]) -> Result<GameDef> 
             ),
         ));
     }
-    if g.route.len() > MAX_RELAYS {
+    let (route, auto_route) = match &g.route {
+        RouteEntry::Relays(r) => (r.clone(), false),
+        RouteEntry::Mode(m) if m == "auto" => (Vec::new(), true),
+        RouteEntry::Mode(m) => {
+            return Err(ScenarioError::invalid(
+                "game.route",
+                format!("'{m}' is neither a list of relays nor \"auto\""),
+            ));
+        }
+    };
+    if auto_route && !mesh {
         return Err(ScenarioError::invalid(
             "game.route",
-            format!("at most {MAX_RELAYS} relays, got {}", g.route.len()),
+            "\"auto\" plans paths from the gossiped topology: set [scenario] mesh = true",
         ));
     }
-    for (i, r) in g.route.iter().enumerate() {
+    if auto_route && g.backup_route.is_some() {
+        return Err(ScenarioError::invalid(
+            "game.backup_route",
+            "not used with route = \"auto\" (the standby is planned)",
+        ));
+    }
+    if g.min_dwell_ms.is_some() && !auto_route {
+        return Err(ScenarioError::invalid(
+            "game.min_dwell_ms",
+            "the path policy applies only with route = \"auto\"",
+        ));
+    }
+    if route.len() > MAX_RELAYS {
+        return Err(ScenarioError::invalid(
+            "game.route",
+            format!("at most {MAX_RELAYS} relays, got {}", route.len()),
+        ));
+    }
+    for (i, r) in route.iter().enumerate() {
         let field = format!("game.route[{i}]");
         known(nodes, &field, r)?;
         if !has_role(nodes, r, Role::Relay) {
@@ -357,7 +385,9 @@ fn game(g: &GameEntry, nodes: &[NodeDef], links: &[LinkDef]) -> Result<GameDef> 
         players: g.players,
         proxy: g.server.clone(),
         edge: g.edge.clone(),
-        route: g.route.clone(),
+        route,
+        auto_route,
+        min_dwell: g.min_dwell_ms.map(std::time::Duration::from_millis),
         backup_route: g.backup_route.clone(),
         multipath,
         fec,
@@ -365,7 +395,9 @@ fn game(g: &GameEntry, nodes: &[NodeDef], links: &[LinkDef]) -> Result<GameDef> 
         client_link: last_mile("game.client_link", &g.client_link)?,
         server_link: last_mile("game.server_link", &g.server_link)?,
     };
-    linked("game.route", &def.path(), links)?;
+    if !def.auto_route {
+        linked("game.route", &def.path(), links)?;
+    }
     if let Some(backup) = def.backup_path() {
         linked("game.backup_route", &backup, links)?;
     }
@@ -380,10 +412,12 @@ fn backup_route(g: &GameEntry, multipath: MultipathMode) -> Result<()> {
             "needs a standby path: set game.backup_route ([] for the direct path)",
         )),
         None => Ok(()),
-        Some(b) if b.is_empty() && g.route.is_empty() => Err(ScenarioError::invalid(
-            "game.backup_route",
-            "the direct path is already the primary (game.route is empty)",
-        )),
+        Some(b) if b.is_empty() && matches!(&g.route, RouteEntry::Relays(r) if r.is_empty()) => {
+            Err(ScenarioError::invalid(
+                "game.backup_route",
+                "the direct path is already the primary (game.route is empty)",
+            ))
+        }
         Some(b) if !b.is_empty() => Err(ScenarioError::Unsupported {
             field: "game.backup_route".into(),
             reason: "only the direct path ([]) can be the standby here: a relay on it would \

@@ -242,6 +242,12 @@ pub(super) fn expect(i: usize, e: &ExpectEntry, ctx: &ExpectContext<'_>) -> Resu
         ),
         ("max_gap_max_ms", Metric::MaxGap, e.max_gap_max_ms, true),
         ("failover_max_ms", Metric::Failover, e.failover_max_ms, true),
+        (
+            "switches_max",
+            Metric::Switches,
+            e.switches_max.map(|v| v as f64),
+            true,
+        ),
     ];
     for (key, metric, value, is_max) in checks {
         if let Some(raw) = value {

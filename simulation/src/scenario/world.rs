@@ -21,7 +21,8 @@ use std::time::Duration;
 use lightspeed_actors::health;
 use lightspeed_actors::node::{self, NodeHandle};
 use lightspeed_actors::spec::{
-    EdgeSpec, Limits, NodeSpec, PeerSpec, ProxySpec, RedirectSpec, TlsSpec,
+    EdgeSpec, Limits, NodeSpec, PeerSpec, PolicyOverrides, ProxySpec, RedirectSpec, RoutingSpec,
+    TlsSpec,
 };
 use lightspeed_mesh::Role;
 use lightspeed_mesh::dataplane::{Counters, DropReason};
@@ -43,6 +44,10 @@ pub(super) struct NodeSlot {
     pub(super) handle: Option<NodeHandle>,
 }
 
+/// Longest wait for the edge's topology before the players start, with `route = "auto"`:
+/// claims are republished at most every 0.5 s and every 2 s, so 5 s is two refreshes.
+const TOPOLOGY_WAIT: Duration = Duration::from_secs(5);
+
 /// FEC figures summed over the game's edge and proxy sessions.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct FecTotals {
@@ -53,6 +58,8 @@ pub(super) struct FecTotals {
     pub(super) duplicates: u64,
     /// Later copies dropped by the replay windows.
     pub(super) deduplicated: u64,
+    /// Path changes of the edge's sessions (its session book's running total).
+    pub(super) switches: u64,
 }
 
 /// Everything started for a run.
@@ -233,6 +240,14 @@ impl World {
                     game: Some(g.profile.clone()),
                 })
                 .collect(),
+            routing: RoutingSpec {
+                auto: g.auto_route,
+                policy: PolicyOverrides {
+                    min_dwell: g.min_dwell,
+                    ..PolicyOverrides::default()
+                },
+                ..RoutingSpec::default()
+            },
         });
         let backup = g.backup_path();
         spec.peers = world.peers(|name, w| {
@@ -265,7 +280,38 @@ impl World {
                 .clients
                 .push(LinkSlot::start(ends, loopback(), Some(*redirect), base, s).await?);
         }
+        if g.auto_route {
+            world.await_topology(sc).await;
+        }
         Ok(world)
+    }
+
+    /// With `route = "auto"`: waits (at most [`TOPOLOGY_WAIT`]) until the edge's topology
+    /// holds every scenario link in both directions, so the game's first sessions are planned
+    /// from measurements rather than set up on the fallback direct path.
+    async fn await_topology(&self, sc: &Scenario) {
+        let Some(edge) = self
+            .nodes
+            .iter()
+            .find(|n| n.spec.name == self.edge)
+            .and_then(|n| n.handle.as_ref())
+        else {
+            return;
+        };
+        let want = 2 * sc.links.len();
+        let deadline = tokio::time::Instant::now() + TOPOLOGY_WAIT;
+        while tokio::time::Instant::now() < deadline {
+            let have = edge
+                .view
+                .read()
+                .topology
+                .as_ref()
+                .map_or(0, |t| t.links.iter().filter(|l| !l.stale).count());
+            if have >= want {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Peer entries for every running node; `data` may override a peer's data address.
@@ -349,6 +395,9 @@ impl World {
                 t.duplicates += s.stats.duplicates_sent;
             }
             t.deduplicated += h.dp.counters.drops(DropReason::Deduplicated);
+            if n.spec.name == self.edge {
+                t.switches += h.book.totals().path_switches;
+            }
         }
         t
     }
