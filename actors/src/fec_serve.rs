@@ -40,7 +40,14 @@ pub fn with_endpoint<R>(
 
 /// The endpoint figures of session `id`.
 pub fn stats(dp: &DataPlane, id: SessionId) -> Option<EndpointStats> {
-    with_endpoint(dp, id, |ep| ep.stats())
+    let entry = dp.table.get(id)?;
+    let state = entry.state.lock();
+    match &*state {
+        SessionState::Edge { session, .. } => Some(session.endpoint.stats()),
+        // The proxy's figures carry its server leg.
+        SessionState::Proxy { session, .. } => Some(session.stats()),
+        SessionState::Relay(_) => None,
+    }
 }
 
 /// `stats` as a report, keeping the fields only the report exchange sets from `previous`.
@@ -53,6 +60,7 @@ pub fn report(stats: &EndpointStats, previous: LinkReport) -> LinkReport {
         recovered: stats.recovered,
         srtt_us: stats.srtt_us,
         loss_runs: stats.loss_runs,
+        server_rtt_us: stats.server_rtt_us,
         ..previous
     }
 }

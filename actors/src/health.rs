@@ -50,7 +50,7 @@ pub fn snapshot(table: &SessionTable) -> Vec<SessionHealth> {
                     }
                     ("edge", stats)
                 }
-                SessionState::Proxy { session, .. } => ("proxy", session.endpoint.stats()),
+                SessionState::Proxy { session, .. } => ("proxy", session.stats()),
                 SessionState::Relay(_) => ("relay", EndpointStats::default()),
             };
             SessionHealth {

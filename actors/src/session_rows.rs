@@ -61,6 +61,12 @@ pub struct SessionRow {
     pub direct_rtt_ms: Option<f64>,
     /// `direct_rtt_ms − rtt_ms`; `null` without a direct measurement.
     pub saved_ms: Option<f64>,
+    /// The proxy's leg to the game server from the game traffic's timing, ms (an upper
+    /// bound: it includes the server's processing or tick delay); `null` until measured.
+    pub server_rtt_ms: Option<f64>,
+    /// `rtt_ms + server_rtt_ms`: the player's whole path to the server; `null` until both
+    /// are known.
+    pub end_to_end_rtt_ms: Option<f64>,
 }
 
 fn direction(rx: Option<LinkReport>, sender_data: Option<u64>) -> DirectionRow {
@@ -101,6 +107,8 @@ pub fn row(r: &SessionRecord, now: Micros) -> SessionRow {
         path_switches: r.path_switches,
         direct_rtt_ms: r.direct_rtt_us.map(ms),
         saved_ms: r.saved_ms(),
+        server_rtt_ms: r.server_rtt_us().map(ms),
+        end_to_end_rtt_ms: r.end_to_end_rtt_us().map(ms),
     }
 }
 

@@ -131,6 +131,21 @@ impl SessionRecord {
         (rtt > 0).then_some(rtt)
     }
 
+    /// The proxy's leg to the game server, µs: the proxy measures it from the game traffic;
+    /// an edge knows it from the proxy's report. An upper bound (`server_leg.rs` in the mesh).
+    pub fn server_rtt_us(&self) -> Option<u64> {
+        let rtt = match self.role {
+            SessionRole::Edge => self.remote.map_or(0, |r| r.server_rtt_us),
+            SessionRole::Proxy => self.local.server_rtt_us,
+        };
+        (rtt > 0).then_some(rtt)
+    }
+
+    /// The player's whole path, µs: the tunnel RTT plus the server leg, once both are known.
+    pub fn end_to_end_rtt_us(&self) -> Option<u64> {
+        Some(self.srtt_us()?.saturating_add(self.server_rtt_us()?))
+    }
+
     /// The figures of the upstream and downstream receivers (`None`: not reported yet).
     pub fn receivers(&self) -> (Option<LinkReport>, Option<LinkReport>) {
         match self.role {
@@ -303,6 +318,7 @@ impl SessionBook {
                 delivered: s.delivered,
                 recovered: s.recovered,
                 srtt_us: s.srtt_us,
+                server_rtt_us: s.server_rtt_us,
                 ..r.local
             };
             r.jitter_us = s.jitter_us;

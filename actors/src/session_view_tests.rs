@@ -71,6 +71,7 @@ fn rows_show_both_directions_fec_history_and_no_invented_savings() {
             delivered_then: 999,
             srtt_us: 191_000,
             loss_runs: 80,
+            server_rtt_us: 0,
         };
         r.remote = Some(LinkReport {
             data_sent: 1_000,
@@ -82,6 +83,7 @@ fn rows_show_both_directions_fec_history_and_no_invented_savings() {
             delivered_then: 1_000,
             srtt_us: 0,
             loss_runs: 30,
+            server_rtt_us: 4_000,
         });
     });
     book.fec_changed(SessionId(7), FecScheme::Off, Micros(6_000_000));
@@ -93,6 +95,9 @@ fn rows_show_both_directions_fec_history_and_no_invented_savings() {
     );
     let row = row(&book.get(SessionId(7)).unwrap(), Micros(11_000_000));
     assert_eq!(row.id, "00000007");
+    // The proxy reported its server leg: the edge shows the whole path.
+    assert_eq!(row.server_rtt_ms, Some(4.0));
+    assert_eq!(row.end_to_end_rtt_ms, Some(195.0));
     assert_eq!(row.age_ms, 10_000);
     assert_eq!(row.rtt_ms, Some(191.0));
     let near = |v: Option<f64>, want: f64| v.is_some_and(|v| (v - want).abs() < 1e-12);
@@ -143,6 +148,21 @@ fn a_proxy_row_takes_the_rtt_from_the_edge_and_unreported_figures_are_null() {
         ..LinkReport::default()
     });
     assert_eq!(r.srtt_us(), Some(40_000));
+    assert_eq!(row(&r, Micros(0)).server_rtt_ms, None);
+    // The proxy's own server leg, refreshed from its figures like the rest of `local`.
+    let book = SessionBook::default();
+    book.insert(r);
+    book.refresh(&[health(
+        3,
+        EndpointStats {
+            server_rtt_us: 9_000,
+            ..EndpointStats::default()
+        },
+    )]);
+    let r = book.get(SessionId(3)).unwrap();
+    let proxy_row = row(&r, Micros(0));
+    assert_eq!(proxy_row.server_rtt_ms, Some(9.0));
+    assert_eq!(proxy_row.end_to_end_rtt_ms, Some(49.0));
     assert_eq!(scheme_name(FecScheme::Duplicate), "dup");
     assert_eq!(scheme_kind(FecScheme::Xor { k: 4 }), "xor");
 }

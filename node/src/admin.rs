@@ -345,6 +345,7 @@ mod tests {
             delivered_then: 99,
             srtt_us: 191_500,
             loss_runs: 6,
+            server_rtt_us: 0,
         };
         book.insert(r);
         book.fec_changed(SessionId(0xab), FecScheme::Xor { k: 4 }, Micros(2_000_000));
@@ -361,6 +362,7 @@ mod tests {
                 "age_ms",
                 "direct_rtt_ms",
                 "downstream",
+                "end_to_end_rtt_ms",
                 "fec",
                 "id",
                 "jitter_ms",
@@ -369,6 +371,7 @@ mod tests {
                 "role",
                 "rtt_ms",
                 "saved_ms",
+                "server_rtt_ms",
                 "upstream"
             ]
         );
@@ -403,6 +406,20 @@ mod tests {
         assert!(s["downstream"]["sent"].is_null());
         assert!(s["direct_rtt_ms"].is_null());
         assert!(s["saved_ms"].is_null());
+        assert!(s["server_rtt_ms"].is_null());
+        assert!(s["end_to_end_rtt_ms"].is_null());
         assert_eq!(s["path_switches"], 0);
+
+        // The proxy's report brings its server leg: the whole path is tunnel + leg.
+        book.update(SessionId(0xab), |r| {
+            r.remote = Some(LinkReport {
+                server_rtt_us: 12_500,
+                ..LinkReport::default()
+            });
+        });
+        let json = serde_json::to_value(sessions_body(&book, Micros(6_000_000))).unwrap();
+        let s = &json["sessions"][0];
+        assert_eq!(s["server_rtt_ms"], 12.5);
+        assert_eq!(s["end_to_end_rtt_ms"], 204.0);
     }
 }

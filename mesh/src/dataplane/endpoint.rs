@@ -69,6 +69,9 @@ pub struct EndpointStats {
     /// Runs of consecutive missing sequence numbers (loss bursts): a packet arriving past a
     /// gap (switch jumps excluded) starts one. `lost / loss_runs` is the mean burst length.
     pub loss_runs: u64,
+    /// The proxy → game server leg's smoothed RTT from the game traffic, µs; 0 before the
+    /// first sample and on every other role (`server_leg.rs`; an upper bound).
+    pub server_rtt_us: u64,
 }
 
 impl EndpointStats {

@@ -15,6 +15,7 @@
 //! - `edge.rs` / `proxy.rs`: the role-specific session logic around an endpoint (pure): bind
 //!   handshake, keepalives, dead-path detection; binding only on authenticated Binds.
 //! - `edge_failover.rs`: the edge's per-path state, switch to the standby and its undo (pure).
+//! - `server_leg.rs`: the proxy → game server leg's RTT from the game traffic (pure).
 //! - `liveness.rs`: per-path dead-path detection and the failover clock (pure).
 //! - `multipath.rs`: the duplicate gate and the downstream loss window (pure).
 //! - `io.rs`: the packet loops (data, redirect, egress, timers) driving the cores — the shell.
@@ -33,6 +34,7 @@ pub mod liveness;
 pub mod multipath;
 pub mod proxy;
 pub mod relay;
+pub mod server_leg;
 mod sink;
 pub mod table;
 

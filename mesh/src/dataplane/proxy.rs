@@ -8,6 +8,9 @@
 //! multipath). Replies to probes and Binds go back on the path the request came on. The
 //! later copy of a duplicated packet is dropped by the replay window before FEC or the game
 //! see it, and counted as deduplicated.
+//!
+//! The game traffic through the session also times the leg to the game server
+//! (`server_leg.rs`): an upstream game datagram delivered, the server's next datagram back.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -17,8 +20,9 @@ use lightspeed_protocol::header::{Packet, PacketType};
 
 use super::DropReason;
 use super::edge::PATHS;
-use super::endpoint::{Endpoint, EndpointOutput};
+use super::endpoint::{Endpoint, EndpointOutput, EndpointStats};
 use super::limiter::TokenBucket;
+use super::server_leg::ServerLeg;
 
 /// The other path is treated as duplicating while upstream game data arrived on it within
 /// this of now. 100 ms is three packet gaps at 30 pps (the slowest profile), so a
@@ -48,6 +52,7 @@ pub struct ProxySession {
     /// a packet still in flight on the path the edge just left (a slower one, say) does not
     /// pull the replies back onto it.
     newest_data: Option<u32>,
+    server_leg: ServerLeg,
 }
 
 impl ProxySession {
@@ -60,6 +65,7 @@ impl ProxySession {
             last_data: [None; PATHS],
             primary: 0,
             newest_data: None,
+            server_leg: ServerLeg::default(),
         }
     }
 
@@ -120,6 +126,8 @@ impl ProxySession {
             Ok(Some(_)) => Err(DropReason::WrongType),
             Ok(None) => {
                 if is_data {
+                    // Delivered to the server just now (the output ran synchronously).
+                    self.server_leg.on_upstream(now);
                     self.mark_data(p, now);
                     let seq = packet.header.seq;
                     // Wrapping order: newer when less than half the sequence space ahead.
@@ -165,9 +173,23 @@ impl ProxySession {
 
     /// A datagram from the game server for this session.
     pub fn from_server(&mut self, now: Micros, payload: &[u8], out: &mut impl EndpointOutput) {
+        self.server_leg.on_downstream(now);
         self.route_primary();
         let dup = self.duplicate_target(now);
         self.endpoint.send_data_dup(now, payload, dup, out);
+    }
+
+    /// The proxy → game server leg as measured so far.
+    pub fn server_leg(&self) -> &ServerLeg {
+        &self.server_leg
+    }
+
+    /// The endpoint's figures with the server leg filled in.
+    pub fn stats(&self) -> EndpointStats {
+        EndpointStats {
+            server_rtt_us: self.server_leg.srtt_us().unwrap_or(0),
+            ..self.endpoint.stats()
+        }
     }
 
     /// Runs the endpoint's timers (FEC parity deadlines) towards the primary path.

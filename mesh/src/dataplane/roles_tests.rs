@@ -92,8 +92,16 @@ fn bind_handshake_flushes_queued_game_packets_then_traffic_flows_both_ways() {
         .on_packet(Micros(3), edge_addr, &open(&data), &mut p_out)
         .unwrap();
     assert_eq!(p_out.delivered, vec![b"hello".to_vec()]);
+    assert_eq!(
+        proxy.stats().server_rtt_us,
+        0,
+        "no server leg before a reply"
+    );
 
     proxy.from_server(Micros(4), b"world", &mut p_out);
+    // The server answered 1 µs after the datagram went to it: that is the server leg.
+    assert_eq!(proxy.stats().server_rtt_us, 1);
+    assert_eq!(proxy.server_leg().min_us(), Some(1));
     let (to, reply) = p_out.sent.remove(0);
     assert_eq!(to, edge_addr);
     edge.on_packet(Micros(5), proxy_addr, &open(&reply), &mut e_out)

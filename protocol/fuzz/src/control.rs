@@ -104,6 +104,7 @@ pub fn message(u: &mut Unstructured<'_>) -> Result<Message> {
                     delivered_then: u.int_in_range(0..=delivered)?,
                     srtt_us: u.arbitrary()?,
                     loss_runs: u.int_in_range(0..=expected)?,
+                    server_rtt_us: u.arbitrary()?,
                 },
             }
         }

@@ -246,7 +246,7 @@ pub enum Message {
 }
 
 /// One end's figures of a session, cumulative since it started: what it sent and what it
-/// measured on the direction it receives. Fixed size (eight integers).
+/// measured on the direction it receives. Fixed size (ten integers).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LinkReport {
     /// Game datagrams this end sent.
@@ -269,6 +269,10 @@ pub struct LinkReport {
     /// Runs of consecutive missing peer sequence numbers (loss bursts) among `expected`:
     /// `(expected − received) / loss_runs` is the mean burst length. Never above `expected`.
     pub loss_runs: u64,
+    /// The proxy's leg to the game server, smoothed RTT from the game traffic's own timing,
+    /// µs (0: not measured yet, and always 0 from an edge). An upper bound: it includes the
+    /// server's processing or tick delay.
+    pub server_rtt_us: u64,
 }
 
 impl LinkReport {

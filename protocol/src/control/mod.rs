@@ -55,8 +55,9 @@
 //!               15: PathSetup
 //! SyncItem     = varint length, then that many bytes (<= 1024; a page <= 64 items, 12 KiB)
 //! FecSwitch    = session, fec: FecScheme, from_seq: varint u32
-//! FecReport    = session, report: 9 × varint u64 (data_sent, expected, received,
-//!                delivered, recovered, peer_data_sent, delivered_then, srtt_us, loss_runs)
+//! FecReport    = session, report: 10 × varint u64 (data_sent, expected, received,
+//!                delivered, recovered, peer_data_sent, delivered_then, srtt_us, loss_runs,
+//!                server_rtt_us)
 //! ```
 //!
 //! Encoders write minimal varints. Decoders also accept non-minimal ones (postcard does), so

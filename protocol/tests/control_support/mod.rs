@@ -191,6 +191,7 @@ pub fn message() -> impl Strategy<Value = Message> {
                     delivered_then: del / 2,
                     srtt_us: sent ^ exp,
                     loss_runs: exp / 4,
+                    server_rtt_us: rec ^ peer,
                 },
             }
         }),
