@@ -254,7 +254,21 @@ impl EdgeSession {
         Ok(event)
     }
 
+    /// Where FEC parity goes: the usable standby under cross-path parity, else with the data.
+    fn parity_route(&self, now: Micros) -> Option<(SocketAddr, u8)> {
+        let b = other(self.active);
+        (self.timing.multipath.mode == MultipathMode::Parity)
+            .then(|| {
+                self.slot(b)
+                    .filter(|s| s.usable(now))
+                    .map(|s| (s.hop, b as u8))
+            })
+            .flatten()
+    }
+
     fn send(&mut self, now: Micros, payload: &[u8], out: &mut impl EndpointOutput) {
+        let route = self.parity_route(now);
+        self.endpoint.set_parity_route(route);
         let a = self.active;
         let b = other(a);
         let dup = self.duplicating(now);
@@ -396,6 +410,8 @@ impl EdgeSession {
     /// Runs timers: Bind retries, keepalive probes, FEC deadlines, failover, and the
     /// session-wide dead-path rule.
     pub fn poll(&mut self, now: Micros, out: &mut impl EndpointOutput) -> EdgeEvent {
+        let route = self.parity_route(now);
+        self.endpoint.set_parity_route(route);
         self.endpoint.poll_timers(now, out);
         self.probe_due(now, out);
         if !self.is_bound() {
@@ -444,3 +460,6 @@ mod tests;
 #[cfg(test)]
 #[path = "multipath_tests.rs"]
 mod multipath_tests;
+#[cfg(test)]
+#[path = "parity_path_tests.rs"]
+mod parity_path_tests;

@@ -101,6 +101,7 @@ pub struct Endpoint {
     session: SessionId,
     peer: Option<SocketAddr>,
     path: u8,
+    parity_route: Option<(SocketAddr, u8)>,
     seq_out: u32,
     replay_in: ReplayWindow,
     encoder: Option<Box<dyn FecEncoder>>,
@@ -135,6 +136,7 @@ impl Endpoint {
             session,
             peer: None,
             path: 0,
+            parity_route: None,
             seq_out: 0,
             replay_in: ReplayWindow::new(),
             encoder,
@@ -224,6 +226,12 @@ impl Endpoint {
     /// The path id stamped on outgoing packets.
     pub fn path(&self) -> u8 {
         self.path
+    }
+
+    /// Sends FEC parity to `route` (address, path id) instead of with the data (cross-path
+    /// parity); `None` puts it back behind the data.
+    pub fn set_parity_route(&mut self, route: Option<(SocketAddr, u8)>) {
+        self.parity_route = route;
     }
 
     /// Sets where packets go and the path id they carry (a role switching between paths).
@@ -319,11 +327,15 @@ impl Endpoint {
             let Some((field, len)) = enc.poll_parity(now, &mut self.scratch) else {
                 return;
             };
-            let Some(to) = self.peer else {
+            let Some(peer) = self.peer else {
                 out.dropped(DropReason::NotBound);
                 continue;
             };
             let header = self.header(now, PacketType::Parity, field);
+            let (to, header) = match self.parity_route {
+                Some((to, path)) => (to, Header { path, ..header }),
+                None => (peer, header),
+            };
             out.to_peer(to, &header, &self.scratch[..len]);
             out.parity_sent();
             self.stats.parity_sent += 1;

@@ -3,6 +3,9 @@
 //!
 //! Duplicates carry the same sequence number on both paths, so the receiver's replay window
 //! drops the later copy before FEC or the game see it (counted as `deduplicated`).
+//!
+//! Cross-path parity ([`MultipathMode::Parity`]) sends no copies: the FEC repair packets go
+//! on the other path instead of behind the data they protect.
 
 use std::time::Duration;
 
@@ -18,15 +21,20 @@ pub enum MultipathMode {
     Always,
     /// Duplicate only while the primary path is lossy or spiking ([`DuplicateGate`]).
     Adaptive,
+    /// Cross-path parity: game data on the active path only, FEC repair packets on the
+    /// standby (when bound), so a loss burst on one path rarely takes a group's data and
+    /// its repairs together. Costs nothing beyond the FEC overhead already configured.
+    Parity,
 }
 
 impl MultipathMode {
-    /// The configuration word: `off`, `duplicate` or `adaptive`.
+    /// The configuration word: `off`, `duplicate`, `adaptive` or `parity`.
     pub const fn as_str(self) -> &'static str {
         match self {
             MultipathMode::Off => "off",
             MultipathMode::Always => "duplicate",
             MultipathMode::Adaptive => "adaptive",
+            MultipathMode::Parity => "parity",
         }
     }
 
@@ -36,6 +44,7 @@ impl MultipathMode {
             MultipathMode::Off,
             MultipathMode::Always,
             MultipathMode::Adaptive,
+            MultipathMode::Parity,
         ]
         .into_iter()
         .find(|m| m.as_str() == word)
@@ -101,7 +110,7 @@ impl DuplicateGate {
         baseline: Duration,
     ) -> bool {
         match self.cfg.mode {
-            MultipathMode::Off => return false,
+            MultipathMode::Off | MultipathMode::Parity => return false,
             MultipathMode::Always => return true,
             MultipathMode::Adaptive => {}
         }

@@ -7,7 +7,8 @@
 //! and on the other path too while upstream data also arrives there (the edge is duplicating:
 //! multipath). Replies to probes and Binds go back on the path the request came on. The
 //! later copy of a duplicated packet is dropped by the replay window before FEC or the game
-//! see it, and counted as deduplicated.
+//! see it, and counted as deduplicated. When the edge sends its FEC repairs on the other path
+//! (cross-path parity), so does the proxy.
 //!
 //! The game traffic through the session also times the leg to the game server
 //! (`server_leg.rs`): an upstream game datagram delivered, the server's next datagram back.
@@ -30,6 +31,12 @@ use super::server_leg::ServerLeg;
 /// stops getting copies within a tenth of a second.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_millis(100);
 
+/// Downstream parity goes on the other path while the edge's upstream parity arrived on it
+/// within this of now (the edge runs cross-path parity). Parity is sparser than data (one or
+/// two per FEC group: every ~130 ms at 30 pps with four data packets a group), so the window
+/// is a second, not [`DUPLICATE_WINDOW`].
+pub const PARITY_WINDOW: Duration = Duration::from_secs(1);
+
 /// What the driver must do after a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProxyEvent {
@@ -47,6 +54,7 @@ pub struct ProxySession {
     limiter: TokenBucket,
     downstream: [Option<SocketAddr>; PATHS],
     last_data: [Option<Micros>; PATHS],
+    last_parity: [Option<Micros>; PATHS],
     primary: usize,
     /// Sequence number of the newest data packet seen: only a newer one moves `primary`, so
     /// a packet still in flight on the path the edge just left (a slower one, say) does not
@@ -63,6 +71,7 @@ impl ProxySession {
             limiter,
             downstream: [None; PATHS],
             last_data: [None; PATHS],
+            last_parity: [None; PATHS],
             primary: 0,
             newest_data: None,
             server_leg: ServerLeg::default(),
@@ -123,6 +132,12 @@ impl ProxySession {
                 Ok(ProxyEvent::None)
             }
             Ok(Some(PacketType::Close)) => Ok(ProxyEvent::Closed),
+            Ok(None) if packet.header.packet_type == PacketType::Parity => {
+                if let Some(t) = self.last_parity.get_mut(p) {
+                    *t = Some(now);
+                }
+                Ok(ProxyEvent::None)
+            }
             Ok(Some(_)) => Err(DropReason::WrongType),
             Ok(None) => {
                 if is_data {
@@ -158,6 +173,23 @@ impl ProxySession {
         }
     }
 
+    /// Mirrors the edge's cross-path parity: repairs go on the other path while the edge's
+    /// repairs arrive there and not on the primary.
+    fn route_parity(&mut self, now: Micros) {
+        let recent = |t: Option<&Option<Micros>>| {
+            t.copied()
+                .flatten()
+                .is_some_and(|t| now.saturating_since(t) <= PARITY_WINDOW)
+        };
+        let b = other(self.primary);
+        let cross = recent(self.last_parity.get(b)) && !recent(self.last_parity.get(self.primary));
+        let route = self
+            .downstream(b as u8)
+            .filter(|_| cross)
+            .map(|to| (to, b as u8));
+        self.endpoint.set_parity_route(route);
+    }
+
     /// Where a downstream game datagram's second copy goes now, if anywhere.
     pub fn duplicate_target(&self, now: Micros) -> Option<(SocketAddr, u8)> {
         let b = other(self.primary);
@@ -175,6 +207,7 @@ impl ProxySession {
     pub fn from_server(&mut self, now: Micros, payload: &[u8], out: &mut impl EndpointOutput) {
         self.server_leg.on_downstream(now);
         self.route_primary();
+        self.route_parity(now);
         let dup = self.duplicate_target(now);
         self.endpoint.send_data_dup(now, payload, dup, out);
     }
@@ -195,6 +228,7 @@ impl ProxySession {
     /// Runs the endpoint's timers (FEC parity deadlines) towards the primary path.
     pub fn poll(&mut self, now: Micros, out: &mut impl EndpointOutput) {
         self.route_primary();
+        self.route_parity(now);
         self.endpoint.poll_timers(now, out);
     }
 }

@@ -306,6 +306,8 @@ pub enum Multipath {
     Duplicate,
     /// Both paths while the primary is lossy or spiking.
     Adaptive,
+    /// Game data on the active path, FEC repairs on the standby.
+    Parity,
 }
 
 impl Multipath {
@@ -316,6 +318,7 @@ impl Multipath {
             Multipath::Off => MultipathMode::Off,
             Multipath::Duplicate => MultipathMode::Always,
             Multipath::Adaptive => MultipathMode::Adaptive,
+            Multipath::Parity => MultipathMode::Parity,
         }
     }
 }

@@ -514,6 +514,15 @@ fn standby_and_multipath_rules_name_their_fields() {
         c.edge.multipath.mode(),
         lightspeed_actors::spec::MultipathMode::Adaptive
     );
+    let doc = ALL_ROLES.replace(
+        "fec = \"rs(4,2)\"",
+        "fec = \"rs(4,2)\"\nbackup_via = []\nmultipath = \"parity\"",
+    );
+    let c = Config::from_toml(&doc).unwrap();
+    assert_eq!(
+        c.edge.multipath.mode(),
+        lightspeed_actors::spec::MultipathMode::Parity
+    );
     let e =
         parse_err(&ALL_ROLES.replace("via = [\"sgp\"]", "via = [\"sgp\"]\nmultipath = \"both\""));
     assert_eq!(e.field.as_deref(), Some("edge.multipath"));

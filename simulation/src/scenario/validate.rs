@@ -374,7 +374,7 @@ fn game(g: &GameEntry, nodes: &[NodeDef], links: &[LinkDef], mesh: bool) -> Resu
         ScenarioError::invalid(
             "game.multipath",
             format!(
-                "unknown multipath setting '{}' (off, duplicate or adaptive)",
+                "unknown multipath setting '{}' (off, duplicate, adaptive or parity)",
                 g.multipath
             ),
         )
