@@ -6,12 +6,19 @@
 //! allocation, no per-packet bookkeeping): the oldest unanswered upstream datagram, replaced
 //! once it is older than [`SAMPLE_BOUND`] (the server did not answer it, or answers nothing).
 //!
-//! It is an **upper bound** of the network RTT: for a request/response server it is RTT plus
-//! the server's processing time; a server that sends on its own tick answers on the next
-//! tick, so the sample is the network RTT plus up to one tick interval (tick-aligned delay),
-//! and a server that streams without being asked gives samples no longer than its send
-//! interval. The minimum is kept beside the smoothed value for that reason: it is the
-//! closest to the bare network RTT.
+//! Where it holds: the leg must be shorter than the interval between the game's upstream
+//! datagrams (the usual case: a proxy sits next to the game server, a leg of a few ms against
+//! 8-33 ms between packets). Then it is an **upper bound** of the network RTT: for a
+//! request/response server it is RTT plus the server's processing time; a server that sends
+//! on its own tick answers on the next tick, so the sample is the network RTT plus up to one
+//! tick interval (tick-aligned delay). The minimum is kept beside the smoothed value for that
+//! reason: it is the closest to the bare network RTT.
+//!
+//! Where it does not: with a leg longer than the packet interval and continuous traffic,
+//! the next server datagram answers an *earlier* request, and datagrams carry nothing to tell
+//! which, so the sample is the leg modulo the interval — an underestimate (the simulator's
+//! 10 ms server link, 2 × 10 ms + rounding ≈ 22 ms at 64 pps, read 6.7 ms; a 3 ms link read
+//! 8.5 ms, matching the 8.4 ms it added to the players' RTT).
 
 use std::time::Duration;
 

@@ -118,6 +118,11 @@ pub struct PhaseStats {
     /// Mesh mode, phases opened by a kill, leave, join or restart: from the event until every
     /// other running node showed its outcome, ms (`None`: not within the phase).
     pub detect_ms: Option<f64>,
+    /// The proxy's leg to the game server at the end of the phase as its sessions measured it
+    /// from the game traffic (smoothed, mean over sessions), ms; `None` before a sample. The
+    /// echo server answers at once, so this is ≈ 2 × the server link's delay plus timer rounding
+    /// while that is shorter than the game's packet interval (mesh `server_leg.rs`).
+    pub server_rtt_ms: Option<f64>,
 }
 
 /// One checked expectation.
@@ -331,6 +336,7 @@ pub(super) fn phase_stats(
         path: walk(&sc.game.edge, &sc.game.proxy, &carried),
         members: after.views.iter().map(View::counts).collect(),
         detect_ms: None,
+        server_rtt_ms: after.fec.server_rtt_us.map(ms),
     }
 }
 

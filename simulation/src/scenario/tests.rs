@@ -340,6 +340,7 @@ fn phase_figures_come_from_samples_and_counter_deltas() {
             duplicates: 4,
             deduplicated: 3,
             switches: 1,
+            server_rtt_us: Some(21_500),
         },
         views: Vec::new(),
     };
@@ -353,6 +354,8 @@ fn phase_figures_come_from_samples_and_counter_deltas() {
         &after,
     );
     assert_eq!((s.sent, s.received), (11, 9));
+    // The server leg is a level, not a counter: the phase's end value.
+    assert_eq!(s.server_rtt_ms, Some(21.5));
     assert!((s.residual_loss - 2.0 / 11.0).abs() < 1e-12);
     // RTTs: 20 21 22 25 26 27 28 29 40 → p50 = 5th = 26, p95/p99/max = 40.
     assert_eq!(s.rtt_ms.p50, 26.0);
@@ -451,6 +454,7 @@ fn tiny_report() -> Report {
         path: vec!["edge".into(), "proxy".into()],
         members: Vec::new(),
         detect_ms: None,
+        server_rtt_ms: None,
     };
     Report {
         scenario: "tiny <&>".into(),

@@ -60,6 +60,8 @@ pub(super) struct FecTotals {
     pub(super) deduplicated: u64,
     /// Path changes of the edge's sessions (its session book's running total).
     pub(super) switches: u64,
+    /// The proxy sessions' server leg, µs (mean over those that measured one).
+    pub(super) server_rtt_us: Option<u64>,
 }
 
 /// Everything started for a run.
@@ -383,6 +385,7 @@ impl World {
     /// FEC figures of the game's sessions at the edge and the proxy (while they run).
     pub(super) fn fec_totals(&self) -> FecTotals {
         let mut t = FecTotals::default();
+        let (mut leg_sum, mut legs) = (0u64, 0u64);
         for n in &self.nodes {
             if n.spec.name != self.edge && n.spec.name != self.proxy {
                 continue;
@@ -393,12 +396,17 @@ impl World {
                 t.parity += s.stats.parity_sent;
                 t.recovered += s.stats.recovered;
                 t.duplicates += s.stats.duplicates_sent;
+                if s.role == "proxy" && s.stats.server_rtt_us > 0 {
+                    leg_sum += s.stats.server_rtt_us;
+                    legs += 1;
+                }
             }
             t.deduplicated += h.dp.counters.drops(DropReason::Deduplicated);
             if n.spec.name == self.edge {
                 t.switches += h.book.totals().path_switches;
             }
         }
+        t.server_rtt_us = (legs > 0).then(|| leg_sum / legs);
         t
     }
 
