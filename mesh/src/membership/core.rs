@@ -16,7 +16,7 @@ use rand_foca::SeedableRng;
 use rand_foca::rngs::Xoshiro256PlusPlus;
 
 use super::error::{MembershipCounters, MembershipError};
-use super::events::{MemberState, MembershipEvent, Mirror};
+use super::events::{MemberState, MembershipEvent, Mirror, active};
 use super::handler::{ClaimHandler, Shared};
 use super::runtime::{Collector, MembershipTimer, ScheduledTimer, Transmit};
 use super::{MAX_PACKET_SIZE, MembershipConfig, NodeId};
@@ -125,7 +125,7 @@ impl Membership {
                 result = Err(swim(e));
             }
         }
-        self.finish(false);
+        self.finish();
         result
     }
 
@@ -141,7 +141,7 @@ impl Membership {
             self.counters.too_large += 1;
             return Err(MembershipError::TooLarge(data.len()));
         }
-        let (dirty, sender) = match self.inspect(from, data) {
+        let sender = match self.inspect(from, data) {
             Ok(inspected) => inspected,
             Err(e) => {
                 match e {
@@ -160,14 +160,13 @@ impl Membership {
             // It relayed a claim it could verify, so it holds the certificate we lack.
             self.parked_from = Some(sender);
         }
-        self.finish(dirty);
+        self.finish();
         result
     }
 
-    /// Checks the header's sender and the member bound; returns whether the datagram carries
-    /// anything the mirror has not reported (so the member table needs a comparison), and the
-    /// sender.
-    fn inspect(&mut self, from: &str, data: &[u8]) -> Result<(bool, NodeId), MembershipError> {
+    /// Checks the header's sender and the member bound; notes for the mirror every member the
+    /// datagram says something new about; returns the sender.
+    fn inspect(&mut self, from: &str, data: &[u8]) -> Result<NodeId, MembershipError> {
         let mut buf = data;
         let header: foca::Header<NodeId> = self
             .codec
@@ -179,11 +178,14 @@ impl Membership {
                 authenticated: from.to_owned(),
             });
         }
-        let mut dirty =
-            self.mirror
-                .differs(&header.src, foca::State::Alive, header.src_incarnation);
-        let own = self.foca.identity().name().to_owned();
-        let mut new_names = usize::from(!self.mirror.contains(header.src.name()));
+        if self
+            .mirror
+            .differs(&header.src, foca::State::Alive, header.src_incarnation)
+        {
+            self.mirror.note(&header.src);
+        }
+        let own = *self.foca.identity().key();
+        let mut new_names = usize::from(!self.mirror.contains(header.src.key()));
         if let (Some((count, rest)), false) = (
             buf.split_first_chunk::<2>(),
             header.message == Message::Broadcast,
@@ -192,20 +194,24 @@ impl Membership {
             buf = rest;
             for _ in 0..count {
                 let Ok(member) = self.codec.decode_member(&mut buf) else {
-                    // foca will refuse the datagram; let it say so.
-                    return Ok((true, header.src));
+                    // foca will refuse the datagram (before applying anything); let it say so.
+                    return Ok(header.src);
                 };
-                dirty |= self
+                if self
                     .mirror
-                    .differs(member.id(), member.state(), member.incarnation());
-                let name = member.id().name();
-                new_names += usize::from(!self.mirror.contains(name) && name != own);
+                    .differs(member.id(), member.state(), member.incarnation())
+                {
+                    self.mirror.note(member.id());
+                }
+                let name = member.id().key();
+                new_names += usize::from(!self.mirror.contains(name) && *name != own);
             }
         }
         if new_names > 0 && self.mirror.len() + new_names > self.config.max_members {
+            self.mirror.forget_noted();
             return Err(MembershipError::TooManyMembers);
         }
-        Ok((dirty, header.src))
+        Ok(header.src)
     }
 
     /// Fires a timer drained from [`Membership::poll_timer`].
@@ -215,10 +221,14 @@ impl Membership {
         timer: MembershipTimer,
     ) -> Result<(), MembershipError> {
         self.begin(now);
-        let dirty = matches!(
-            timer.0,
-            Timer::ProbeRandomMember(_) | Timer::ChangeSuspectToDown { .. } | Timer::RemoveDown(_)
-        );
+        // A failed probe's suspicion is noted by the collector (it schedules a timer naming
+        // the member).
+        match &timer.0 {
+            Timer::ChangeSuspectToDown { member_id: id, .. } | Timer::RemoveDown(id) => {
+                self.mirror.note(id)
+            }
+            _ => {}
+        }
         let gossip = matches!(timer.0, Timer::PeriodicGossip(_));
         let mut result = match self.foca.handle_timer(timer.0, &mut self.out) {
             // A probe timer left over from before this node lost its last member.
@@ -230,7 +240,7 @@ impl Membership {
         if gossip && self.foca.custom_broadcast_backlog() > 0 && self.foca.updates_backlog() > 0 {
             result = result.and(self.foca.broadcast(&mut self.out).map_err(swim));
         }
-        self.finish(dirty);
+        self.finish();
         result
     }
 
@@ -244,7 +254,7 @@ impl Membership {
             .change_identity(leaving, &mut self.out)
             .and_then(|()| self.foca.leave_cluster(&mut self.out))
             .map_err(swim);
-        self.finish(false);
+        self.finish();
         result
     }
 
@@ -271,7 +281,7 @@ impl Membership {
             }
         }
         result = result.and(self.foca.broadcast(&mut self.out).map_err(swim));
-        self.finish(false);
+        self.finish();
         result
     }
 
@@ -285,12 +295,19 @@ impl Membership {
     pub fn apply_sync_item(&mut self, now: Micros, item: &[u8]) {
         self.begin(now);
         let _ = self.shared.lock().topology.apply_item(now, item);
-        self.finish(false);
+        self.finish();
     }
 
     /// Live (alive or suspect) members, in name order.
     pub fn members(&self) -> impl Iterator<Item = (&NodeId, MemberState)> {
-        self.mirror.active()
+        let mut live: Vec<(&NodeId, MemberState)> = self
+            .foca
+            .iter_membership_state()
+            .filter(|m| active(m.state()))
+            .map(|m| (m.id(), m.state().into()))
+            .collect();
+        live.sort_unstable_by(|a, b| a.0.key().cmp(b.0.key()));
+        live.into_iter()
     }
 
     /// How many live members foca holds.
@@ -338,7 +355,7 @@ impl Membership {
 
     /// After any foca call: relay parts freed from parking, turn notifications into events,
     /// report member changes, count output.
-    fn finish(&mut self, mut dirty: bool) {
+    fn finish(&mut self) {
         let (unparked, still_parked) = {
             let mut shared = self.shared.lock();
             (
@@ -352,9 +369,13 @@ impl Membership {
         self.request_sync_if_stuck(still_parked);
         for note in std::mem::take(&mut self.out.notifications) {
             match note {
-                OwnedNotification::MemberUp(_)
-                | OwnedNotification::MemberDown(_)
-                | OwnedNotification::Rename(..) => dirty = true,
+                OwnedNotification::MemberUp(id) | OwnedNotification::MemberDown(id) => {
+                    self.mirror.note(&id)
+                }
+                OwnedNotification::Rename(old, new) => {
+                    self.mirror.note(&old);
+                    self.mirror.note(&new);
+                }
                 OwnedNotification::Active => {
                     self.events.push_back(MembershipEvent::Active);
                     if let Some(member) = self.foca.iter_members().next() {
@@ -368,7 +389,10 @@ impl Membership {
                 }
             }
         }
-        if dirty {
+        for id in self.out.suspected.drain(..) {
+            self.mirror.note(&id);
+        }
+        {
             let first_new = self.events.len();
             self.mirror
                 .sync(self.foca.iter_membership_state(), &mut self.events);
@@ -387,6 +411,12 @@ impl Membership {
 }
 
 impl Membership {
+    /// Panics if the mirror differs from foca's member table (tests).
+    #[cfg(test)]
+    pub(super) fn check_mirror(&self) {
+        self.mirror.check(self.foca.iter_membership_state());
+    }
+
     fn request_sync_if_stuck(&mut self, parked: usize) {
         let now = self.out.now;
         if parked == 0 {

@@ -1,15 +1,17 @@
 //! Membership events, derived by comparing foca's member table with the last state reported.
 //!
 //! foca notifies only ups, downs and renames; suspicion and refutation are visible only in its
-//! table. The core keeps a mirror of what it last reported and, after any input that may have
-//! changed the table, reports the differences.
+//! table. The core keeps a mirror of what it last reported and, after any input that changed
+//! the table, reports the differences for the members that input named.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::net::SocketAddr;
 
 use foca::{Member, State};
 
 use super::NodeId;
+use super::identity::NameKey;
 
 /// The state of a member as reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -82,29 +84,78 @@ pub enum MembershipEvent {
     Defunct,
 }
 
-#[derive(Debug, Clone)]
+/// What was last reported about one member (its name is the key).
+#[derive(Debug, Clone, Copy)]
 struct Entry {
-    id: NodeId,
+    addr: SocketAddr,
+    bump: u32,
+    leaving: bool,
     state: State,
     incarnation: u16,
 }
 
-/// What was last reported for each member name.
-#[derive(Debug, Default)]
-pub(super) struct Mirror {
-    entries: BTreeMap<Arc<str>, Entry>,
+impl Entry {
+    fn of(id: &NodeId, state: State, incarnation: u16) -> Entry {
+        Entry {
+            addr: id.addr(),
+            bump: id.bump(),
+            leaving: id.is_leaving(),
+            state,
+            incarnation,
+        }
+    }
+
+    fn same(&self, other: &Entry) -> bool {
+        (self.addr, self.bump, self.leaving, self.state, self.incarnation)
+            == (other.addr, other.bump, other.leaving, other.state, other.incarnation)
+    }
 }
 
-fn active(s: State) -> bool {
-    !matches!(s, State::Down)
+/// Hashes a [`NameKey`] by passing its precomputed hash through (deterministic, no seed).
+#[derive(Default)]
+pub(super) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// Words in the filter that picks noted names out of foca's table.
+const FILTER_WORDS: usize = 16;
+
+/// What was last reported for each member name, kept equal to foca's member table.
+///
+/// foca changes its table only through the members a call names: the sender and updates of
+/// a datagram, the member a suspicion timer or removal timer is about, the member a failed
+/// probe makes suspect (which schedules a suspicion timer naming it), and the members its
+/// notifications name. The core notes those ([`Mirror::note`]) and [`Mirror::sync`] re-reads
+/// just them, in one pass over foca's table that compares a filter bit per member. So a
+/// datagram costs a walk of foca's table (which foca's own lookups walk anyway), never a
+/// rebuild of the mirror. Nothing here iterates the hash map, so its order cannot leak.
+#[derive(Debug, Default)]
+pub(super) struct Mirror {
+    entries: HashMap<NameKey, Entry, BuildHasherDefault<KeyHasher>>,
+    noted: Vec<NameKey>,
+    found: Vec<bool>,
 }
 
 impl Mirror {
     /// True when `member` would change what was reported.
     pub(super) fn differs(&self, id: &NodeId, state: State, incarnation: u16) -> bool {
         self.entries
-            .get(id.name())
-            .is_none_or(|e| e.id != *id || e.state != state || e.incarnation != incarnation)
+            .get(id.key())
+            .is_none_or(|e| !e.same(&Entry::of(id, state, incarnation)))
     }
 
     /// Names held (alive, suspect or remembered down).
@@ -113,40 +164,91 @@ impl Mirror {
     }
 
     /// True when `name` is held.
-    pub(super) fn contains(&self, name: &str) -> bool {
+    pub(super) fn contains(&self, name: &NameKey) -> bool {
         self.entries.contains_key(name)
     }
 
-    /// Members that are alive or suspect, in name order.
-    pub(super) fn active(&self) -> impl Iterator<Item = (&NodeId, MemberState)> {
-        self.entries
-            .values()
-            .filter(|e| active(e.state))
-            .map(|e| (&e.id, e.state.into()))
+    /// Marks a member foca may have changed in the call in progress.
+    pub(super) fn note(&mut self, id: &NodeId) {
+        if !self.noted.contains(id.key()) {
+            self.noted.push(*id.key());
+        }
     }
 
-    /// Brings the mirror in line with foca's table, reporting each change.
+    /// Drops the notes of a datagram that was refused before foca saw it.
+    pub(super) fn forget_noted(&mut self) {
+        self.noted.clear();
+    }
+
+    /// Brings the noted members in line with foca's table (`members`), reporting each change
+    /// in table order; noted names foca no longer holds are forgotten.
     pub(super) fn sync<'a>(
         &mut self,
         members: impl Iterator<Item = &'a Member<NodeId>>,
         out: &mut VecDeque<MembershipEvent>,
     ) {
-        let mut seen = BTreeSet::new();
+        if self.noted.is_empty() {
+            return;
+        }
+        let mut filter = [0u64; FILTER_WORDS];
+        let bit = |key: &NameKey| {
+            let h = key_hash(key);
+            ((h >> 6) as usize % FILTER_WORDS, 1u64 << (h & 63))
+        };
+        for key in &self.noted {
+            let (word, mask) = bit(key);
+            if let Some(w) = filter.get_mut(word) {
+                *w |= mask;
+            }
+        }
+        self.found.clear();
+        self.found.resize(self.noted.len(), false);
         for m in members {
+            let (word, mask) = bit(m.id().key());
+            if filter.get(word).is_none_or(|w| w & mask == 0) {
+                continue;
+            }
+            let Some(at) = self.noted.iter().position(|k| k == m.id().key()) else {
+                continue;
+            };
+            if let Some(f) = self.found.get_mut(at) {
+                *f = true;
+            }
             let (id, state, incarnation) = (m.id(), m.state(), m.incarnation());
-            seen.insert(id.name().to_owned());
-            let previous = self.entries.insert(
-                Arc::from(id.name()),
-                Entry {
-                    id: id.clone(),
-                    state,
-                    incarnation,
-                },
-            );
+            let previous = self
+                .entries
+                .insert(*id.key(), Entry::of(id, state, incarnation));
             report(previous.as_ref(), id, state, incarnation, out);
         }
-        self.entries.retain(|name, _| seen.contains(&**name));
+        for (key, found) in self.noted.iter().zip(&self.found) {
+            if !found {
+                self.entries.remove(key);
+            }
+        }
+        self.noted.clear();
     }
+
+    /// Checks that every member of foca's table is mirrored as it is, and nothing else.
+    #[cfg(test)]
+    pub(super) fn check<'a>(&self, members: impl Iterator<Item = &'a Member<NodeId>>) {
+        let mut count = 0;
+        for m in members {
+            count += 1;
+            let e = self.entries.get(m.id().key());
+            assert!(
+                e.is_some_and(|e| e.same(&Entry::of(m.id(), m.state(), m.incarnation()))),
+                "mirror out of date for {:?}: {e:?} vs {m:?}",
+                m.id()
+            );
+        }
+        assert_eq!(count, self.entries.len(), "mirror holds forgotten members");
+    }
+}
+
+fn key_hash(key: &NameKey) -> u64 {
+    let mut h = KeyHasher::default();
+    key.hash(&mut h);
+    h.finish()
 }
 
 fn report(
@@ -157,7 +259,7 @@ fn report(
     out: &mut VecDeque<MembershipEvent>,
 ) {
     let was_active = previous.is_some_and(|p| active(p.state));
-    let same_life = previous.is_some_and(|p| p.id.bump() == id.bump());
+    let same_life = previous.is_some_and(|p| p.bump == id.bump());
     let up = || MembershipEvent::Up {
         id: id.clone(),
         incarnation,
@@ -189,7 +291,7 @@ fn report(
                 });
             }
         }
-        State::Down if was_active || previous.is_some_and(|p| p.id.is_leaving()) => {
+        State::Down if was_active || previous.is_some_and(|p| p.leaving) => {
             if previous.is_some_and(|p| p.state == State::Down) {
                 return;
             }
@@ -204,4 +306,9 @@ fn report(
         }
         State::Down => {}
     }
+}
+
+/// True for the states foca treats as live.
+pub(super) fn active(s: State) -> bool {
+    !matches!(s, State::Down)
 }

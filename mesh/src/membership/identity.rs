@@ -6,21 +6,103 @@
 //! `(bump, leaving)` wins. Because every datagram's sender identity is checked against the
 //! name in the sender's verified QUIC certificate ([`super::Membership::handle_data`]), only
 //! the node itself can speak under its name.
+//!
+//! foca finds a member by scanning its whole table and comparing `addr()`s, several times per
+//! datagram, so the name is held inline ([`NameKey`]: no allocation to decode or clone, no
+//! reference count to touch) with a hash of it in front, which settles almost every
+//! comparison in one word. Equality is still exact: equal hashes fall through to the bytes.
 
+use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use serde::de::Error as _;
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::topology::claim::valid_name;
+use crate::topology::claim::{MAX_NAME_LEN, valid_name};
+
+/// A node name as foca's member key ([`foca::Identity::Addr`]): the bytes inline, zero
+/// padded, behind a hash of them. Equal exactly when the names are equal; ordered by name.
+#[derive(Clone, Copy)]
+pub struct NameKey {
+    hash: u64,
+    len: u8,
+    bytes: [u8; MAX_NAME_LEN],
+}
+
+impl NameKey {
+    /// `name` must be a valid node name (at most [`MAX_NAME_LEN`] bytes).
+    fn new(name: &str) -> Option<NameKey> {
+        let src = name.as_bytes();
+        let mut bytes = [0u8; MAX_NAME_LEN];
+        bytes.get_mut(..src.len())?.copy_from_slice(src);
+        // FNV-1a, then SplitMix64's finaliser so every bit of the hash depends on every byte
+        // (hash tables use the top bits).
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for &b in src {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        Some(NameKey {
+            hash: h ^ (h >> 31),
+            len: u8::try_from(src.len()).ok()?,
+            bytes,
+        })
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        // Only valid names (ASCII) are ever stored, so this never falls back.
+        self.bytes
+            .get(..usize::from(self.len))
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
+    }
+}
+
+impl PartialEq for NameKey {
+    fn eq(&self, other: &NameKey) -> bool {
+        // The padding is zeros, so the arrays are equal exactly when the names are.
+        self.hash == other.hash && self.bytes == other.bytes
+    }
+}
+
+impl Eq for NameKey {}
+
+impl Hash for NameKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl PartialOrd for NameKey {
+    fn partial_cmp(&self, other: &NameKey) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for NameKey {
+    /// Name order: names hold no zero byte, so the zero padding sorts a prefix first.
+    fn cmp(&self, other: &NameKey) -> Ordering {
+        self.bytes.cmp(&other.bytes)
+    }
+}
+
+impl fmt::Debug for NameKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A member as SWIM knows it. Compared whole: a restart (new bump) is a new identity.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct NodeId {
-    name: Arc<str>,
+    // First, so a comparison of two different members usually ends at the name's hash.
+    name: NameKey,
     addr: SocketAddr,
     bump: u32,
     leaving: bool,
@@ -39,11 +121,12 @@ impl NodeId {
     /// old bump still rejoins: the mesh tells it it is down and it bumps itself, one round trip
     /// per step.)
     pub fn new(name: &str, addr: SocketAddr, bump: u32) -> Result<NodeId, InvalidName> {
-        if !valid_name(name) {
+        let key = valid_name(name).then(|| NameKey::new(name)).flatten();
+        let Some(name) = key else {
             return Err(InvalidName(name.to_owned()));
-        }
+        };
         Ok(NodeId {
-            name: Arc::from(name),
+            name,
             addr,
             bump,
             leaving: false,
@@ -58,6 +141,11 @@ impl NodeId {
 
     /// The node name.
     pub fn name(&self) -> &str {
+        self.name.as_str()
+    }
+
+    /// The name as foca's member key: cheap to compare, hash and copy.
+    pub(super) fn key(&self) -> &NameKey {
         &self.name
     }
 
@@ -80,14 +168,14 @@ impl NodeId {
     pub(super) fn leaving(&self) -> NodeId {
         NodeId {
             leaving: true,
-            ..self.clone()
+            ..*self
         }
     }
 }
 
 impl fmt::Debug for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}#{}@{}", self.name, self.bump, self.addr)?;
+        write!(f, "{}#{}@{}", self.name(), self.bump, self.addr)?;
         if self.leaving {
             f.write_str("(leaving)")?;
         }
@@ -102,18 +190,18 @@ impl fmt::Display for NodeId {
 }
 
 impl foca::Identity for NodeId {
-    type Addr = Arc<str>;
+    type Addr = NameKey;
 
     fn renew(&self) -> Option<NodeId> {
         Some(NodeId {
             bump: self.bump.checked_add(1)?,
             leaving: false,
-            ..self.clone()
+            ..*self
         })
     }
 
-    fn addr(&self) -> Arc<str> {
-        self.name.clone()
+    fn addr(&self) -> NameKey {
+        self.name
     }
 
     fn win_addr_conflict(&self, adversary: &NodeId) -> bool {
@@ -124,7 +212,7 @@ impl foca::Identity for NodeId {
 impl Serialize for NodeId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("NodeId", 4)?;
-        st.serialize_field("name", &*self.name)?;
+        st.serialize_field("name", self.name())?;
         st.serialize_field("addr", &self.addr)?;
         st.serialize_field("bump", &self.bump)?;
         st.serialize_field("leaving", &self.leaving)?;
@@ -135,8 +223,10 @@ impl Serialize for NodeId {
 #[derive(Deserialize)]
 #[cfg_attr(test, derive(Serialize))]
 #[serde(rename = "NodeId")]
-struct Wire {
-    name: String,
+struct Wire<'a> {
+    // Borrowed from the datagram when the decoder allows it (postcard does): no allocation.
+    #[serde(borrow)]
+    name: Cow<'a, str>,
     addr: SocketAddr,
     bump: u32,
     leaving: bool,
@@ -145,11 +235,12 @@ struct Wire {
 impl<'de> Deserialize<'de> for NodeId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<NodeId, D::Error> {
         let w = Wire::deserialize(d)?;
-        if !valid_name(&w.name) {
+        let key = valid_name(&w.name).then(|| NameKey::new(&w.name)).flatten();
+        let Some(name) = key else {
             return Err(D::Error::custom("invalid node name"));
-        }
+        };
         Ok(NodeId {
-            name: Arc::from(w.name),
+            name,
             addr: w.addr,
             bump: w.bump,
             leaving: w.leaving,
