@@ -17,7 +17,7 @@ use rand_foca::rngs::Xoshiro256PlusPlus;
 
 use super::error::{MembershipCounters, MembershipError};
 use super::events::{MemberState, MembershipEvent, Mirror, active};
-use super::handler::{ClaimHandler, Shared};
+use super::handler::{ClaimHandler, RELAY_WINDOW, Shared};
 use super::runtime::{Collector, MembershipTimer, ScheduledTimer, Transmit};
 use super::{MAX_PACKET_SIZE, MembershipConfig, NodeId};
 use crate::topology::{ClaimSigner, LinkClaim, NodeAttrs, Topology};
@@ -72,6 +72,8 @@ impl Membership {
         let shared = Arc::new(Mutex::new(Shared {
             topology,
             now: Micros::ZERO,
+            relay: Default::default(),
+            relaying: None,
         }));
         let handler = ClaimHandler {
             shared: shared.clone(),
@@ -365,6 +367,15 @@ impl Membership {
         };
         for item in unparked {
             let _ = self.foca.add_broadcast(&item);
+        }
+        while self.foca.custom_broadcast_backlog() < RELAY_WINDOW {
+            let Some((id, item)) = self.shared.lock().relay.pop() else {
+                break;
+            };
+            self.shared.lock().relaying = Some(id);
+            let _ = self.foca.add_broadcast(&item);
+            // In case foca refused the item before asking the handler.
+            self.shared.lock().relaying = None;
         }
         self.request_sync_if_stuck(still_parked);
         for note in std::mem::take(&mut self.out.notifications) {

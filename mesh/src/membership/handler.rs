@@ -4,7 +4,16 @@
 //! relaying, each at most `max_transmissions` times, and a queued item is replaced by a newer
 //! one with the same key ([`ItemId`]: origin + part, newer version wins; or a certificate name).
 //! The handler shares the [`Topology`] with [`super::Membership`], which reads it for queries.
+//!
+//! New items from peers do not enter foca's broadcast queue at once: they wait in a
+//! [`RelayQueue`] and the core moves them into foca's queue while it holds fewer than
+//! [`RELAY_WINDOW`] items. foca keeps its queue in a binary heap and, for every message it
+//! sends, pops every queued item looking for ones that fit (and replaces by a scan of the whole
+//! queue on every insert), so its cost per message grows with the queue; with a thousand
+//! claims in flight that was most of a node's CPU. The bandwidth is the same either way (a
+//! message carries only a few claims): items just wait their turn in arrival order.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -36,11 +45,41 @@ impl Invalidates for ItemId {
     }
 }
 
+/// Most items foca's broadcast queue holds from the relay queue: a few messages' worth.
+pub(super) const RELAY_WINDOW: usize = 32;
+
+/// Most items waiting to be relayed; the oldest is dropped beyond it (a full-state sync or the
+/// origin's next refresh brings it back). Each item is at most a datagram, so ≤ ~9 MB.
+pub(super) const RELAY_QUEUE_MAX: usize = 8_192;
+
+/// New items received from peers, oldest first, waiting for room in foca's queue.
+#[derive(Default)]
+pub(super) struct RelayQueue {
+    items: VecDeque<(ItemId, Vec<u8>)>,
+}
+
+impl RelayQueue {
+    fn push(&mut self, id: ItemId, item: &[u8]) {
+        if self.items.len() >= RELAY_QUEUE_MAX {
+            self.items.pop_front();
+        }
+        self.items.push_back((id, item.to_vec()));
+    }
+
+    pub(super) fn pop(&mut self) -> Option<(ItemId, Vec<u8>)> {
+        self.items.pop_front()
+    }
+}
+
 /// What the handler and the membership core share.
 pub(super) struct Shared {
     pub(super) topology: Topology,
     /// The time of the call in progress (foca's handler API carries none).
     pub(super) now: Micros,
+    pub(super) relay: RelayQueue,
+    /// Set while the core hands foca an item from the relay queue: already applied, so the
+    /// handler returns its key without checking it again.
+    pub(super) relaying: Option<ItemId>,
 }
 
 pub(super) struct ClaimHandler {
@@ -57,10 +96,22 @@ impl BroadcastHandler<NodeId> for ClaimHandler {
         sender: Option<&NodeId>,
     ) -> Result<Option<ItemId>, Infallible> {
         let mut shared = self.shared.lock();
+        if sender.is_none()
+            && let Some(id) = shared.relaying.take()
+        {
+            return Ok(Some(id));
+        }
         let now = shared.now;
         // A bad item is counted by the topology and dropped alone; failing here would make
         // foca drop the rest of the datagram too.
         Ok(match shared.topology.apply_item(now, data) {
+            Ok(Applied {
+                id,
+                outcome: Outcome::New,
+            }) if sender.is_some() => {
+                shared.relay.push(id, data);
+                None
+            }
             Ok(Applied {
                 id,
                 outcome: Outcome::New,
