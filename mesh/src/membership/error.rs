@@ -56,6 +56,9 @@ pub struct MembershipCounters {
     pub spoofed: u64,
     /// Dropped: member table full.
     pub table_full: u64,
+    /// Suspicion timers dropped because the member refuted in time (foca would have told
+    /// the live member that it was down; see `Membership::handle_timer`).
+    pub refuted_timers: u64,
     /// Datagrams produced.
     pub sent: u64,
     /// Bytes produced.

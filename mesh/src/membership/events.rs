@@ -106,8 +106,19 @@ impl Entry {
     }
 
     fn same(&self, other: &Entry) -> bool {
-        (self.addr, self.bump, self.leaving, self.state, self.incarnation)
-            == (other.addr, other.bump, other.leaving, other.state, other.incarnation)
+        (
+            self.addr,
+            self.bump,
+            self.leaving,
+            self.state,
+            self.incarnation,
+        ) == (
+            other.addr,
+            other.bump,
+            other.leaving,
+            other.state,
+            other.incarnation,
+        )
     }
 }
 
@@ -156,6 +167,14 @@ impl Mirror {
         self.entries
             .get(id.key())
             .is_none_or(|e| !e.same(&Entry::of(id, state, incarnation)))
+    }
+
+    /// True when `id` is held as suspect at `incarnation`: the only case in which foca's
+    /// suspicion timer for it declares it down.
+    pub(super) fn is_suspect(&self, id: &NodeId, incarnation: u16) -> bool {
+        self.entries
+            .get(id.key())
+            .is_some_and(|e| e.same(&Entry::of(id, State::Suspect, incarnation)))
     }
 
     /// Names held (alive, suspect or remembered down).

@@ -35,6 +35,8 @@ mod runtime;
 pub mod seeds;
 
 #[cfg(test)]
+mod loss_tests;
+#[cfg(test)]
 mod resolve_tests;
 #[cfg(test)]
 mod sim_tests;
