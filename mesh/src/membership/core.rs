@@ -42,6 +42,8 @@ pub struct Membership {
     parked_from: Option<NodeId>,
     parked_since: Option<Micros>,
     last_sync_request: Option<Micros>,
+    /// The datagram handed to foca when [`Membership::inspect`] left updates out.
+    scratch: Vec<u8>,
 }
 
 /// Claims waiting this long for their origin's certificate trigger a full-state sync.
@@ -93,6 +95,7 @@ impl Membership {
             parked_from: None,
             parked_since: None,
             last_sync_request: None,
+            scratch: Vec::with_capacity(MAX_PACKET_SIZE),
         })
     }
 
@@ -143,7 +146,7 @@ impl Membership {
             self.counters.too_large += 1;
             return Err(MembershipError::TooLarge(data.len()));
         }
-        let sender = match self.inspect(from, data) {
+        let (sender, filtered) = match self.inspect(from, data) {
             Ok(inspected) => inspected,
             Err(e) => {
                 match e {
@@ -157,7 +160,12 @@ impl Membership {
         self.counters.accepted += 1;
         self.begin(now);
         let parked_before = self.shared.lock().topology.pending_len();
-        let result = self.foca.handle_data(data, &mut self.out).map_err(swim);
+        let result = if filtered {
+            self.foca.handle_data(&self.scratch, &mut self.out)
+        } else {
+            self.foca.handle_data(data, &mut self.out)
+        };
+        let result = result.map_err(swim);
         if self.shared.lock().topology.pending_len() > parked_before {
             // It relayed a claim it could verify, so it holds the certificate we lack.
             self.parked_from = Some(sender);
@@ -167,13 +175,20 @@ impl Membership {
     }
 
     /// Checks the header's sender and the member bound; notes for the mirror every member the
-    /// datagram says something new about; returns the sender.
-    fn inspect(&mut self, from: &str, data: &[u8]) -> Result<NodeId, MembershipError> {
+    /// datagram says something new about; returns the sender, and whether `scratch` holds the
+    /// datagram to give foca instead.
+    ///
+    /// Updates that equal what foca already holds (most of them: gossip delivers each update
+    /// to each node many times) are left out of that copy. foca would find each by scanning
+    /// its whole member table and then change nothing; the rest of the datagram is copied
+    /// byte for byte.
+    fn inspect(&mut self, from: &str, data: &[u8]) -> Result<(NodeId, bool), MembershipError> {
         let mut buf = data;
         let header: foca::Header<NodeId> = self
             .codec
             .decode_header(&mut buf)
             .map_err(|_| MembershipError::Decode)?;
+        let header_len = data.len() - buf.len();
         if header.src.name() != from {
             return Err(MembershipError::SpoofedSender {
                 claimed: header.src.name().to_owned(),
@@ -188,32 +203,51 @@ impl Membership {
         }
         let own = *self.foca.identity().key();
         let mut new_names = usize::from(!self.mirror.contains(header.src.key()));
+        let mut filtered = false;
         if let (Some((count, rest)), false) = (
             buf.split_first_chunk::<2>(),
             header.message == Message::Broadcast,
         ) {
             let count = u16::from_be_bytes(*count);
             buf = rest;
+            self.scratch.clear();
+            self.scratch
+                .extend_from_slice(data.get(..header_len + 2).unwrap_or_default());
+            let mut kept: u16 = 0;
             for _ in 0..count {
-                let Ok(member) = self.codec.decode_member(&mut buf) else {
+                let before = buf;
+                let Ok(member): Result<foca::Member<NodeId>, _> =
+                    self.codec.decode_member(&mut buf)
+                else {
                     // foca will refuse the datagram (before applying anything); let it say so.
-                    return Ok(header.src);
+                    return Ok((header.src, false));
                 };
+                let name = member.id().key();
+                new_names += usize::from(!self.mirror.contains(name) && *name != own);
                 if self
                     .mirror
                     .differs(member.id(), member.state(), member.incarnation())
                 {
                     self.mirror.note(member.id());
+                    let len = before.len() - buf.len();
+                    self.scratch
+                        .extend_from_slice(before.get(..len).unwrap_or_default());
+                    kept += 1;
                 }
-                let name = member.id().key();
-                new_names += usize::from(!self.mirror.contains(name) && *name != own);
+            }
+            if kept < count {
+                self.scratch.extend_from_slice(buf);
+                if let Some(slot) = self.scratch.get_mut(header_len..header_len + 2) {
+                    slot.copy_from_slice(&kept.to_be_bytes());
+                }
+                filtered = true;
             }
         }
         if new_names > 0 && self.mirror.len() + new_names > self.config.max_members {
             self.mirror.forget_noted();
             return Err(MembershipError::TooManyMembers);
         }
-        Ok(header.src)
+        Ok((header.src, filtered))
     }
 
     /// Fires a timer drained from [`Membership::poll_timer`].
