@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use foca::{Codec, Foca, Message, OwnedNotification, PostcardCodec, Timer};
+use foca::{Foca, OwnedNotification, PostcardCodec, Timer};
 use lightspeed_protocol::Micros;
 use parking_lot::Mutex;
 use rand_foca::SeedableRng;
@@ -18,6 +18,7 @@ use rand_foca::rngs::Xoshiro256PlusPlus;
 use super::error::{MembershipCounters, MembershipError};
 use super::events::{MemberState, MembershipEvent, Mirror, active};
 use super::handler::{ClaimHandler, RELAY_WINDOW, Shared};
+use super::inspect::inspect;
 use super::runtime::{Collector, MembershipTimer, ScheduledTimer, Transmit};
 use super::{MAX_PACKET_SIZE, MembershipConfig, NodeId};
 use crate::topology::{ClaimSigner, LinkClaim, NodeAttrs, Topology};
@@ -28,7 +29,6 @@ type Swim = Foca<NodeId, PostcardCodec, Xoshiro256PlusPlus, ClaimHandler>;
 /// for a given seed and input sequence.
 pub struct Membership {
     foca: Swim,
-    codec: PostcardCodec,
     out: Collector,
     shared: Arc<Mutex<Shared>>,
     signer: Box<dyn ClaimSigner>,
@@ -42,7 +42,7 @@ pub struct Membership {
     parked_from: Option<NodeId>,
     parked_since: Option<Micros>,
     last_sync_request: Option<Micros>,
-    /// The datagram handed to foca when [`Membership::inspect`] left updates out.
+    /// The datagram handed to foca when [`inspect`] left updates out.
     scratch: Vec<u8>,
 }
 
@@ -83,7 +83,6 @@ impl Membership {
         let rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         Ok(Membership {
             foca: Foca::with_custom_broadcast(id, foca_config, rng, PostcardCodec, handler),
-            codec: PostcardCodec,
             out: Collector::default(),
             shared,
             signer,
@@ -146,7 +145,15 @@ impl Membership {
             self.counters.too_large += 1;
             return Err(MembershipError::TooLarge(data.len()));
         }
-        let (sender, filtered) = match self.inspect(from, data) {
+        let inspected = inspect(
+            &mut self.mirror,
+            &mut self.scratch,
+            self.foca.identity().key(),
+            self.config.max_members,
+            from,
+            data,
+        );
+        let (sender, filtered) = match inspected {
             Ok(inspected) => inspected,
             Err(e) => {
                 match e {
@@ -172,82 +179,6 @@ impl Membership {
         }
         self.finish();
         result
-    }
-
-    /// Checks the header's sender and the member bound; notes for the mirror every member the
-    /// datagram says something new about; returns the sender, and whether `scratch` holds the
-    /// datagram to give foca instead.
-    ///
-    /// Updates that equal what foca already holds (most of them: gossip delivers each update
-    /// to each node many times) are left out of that copy. foca would find each by scanning
-    /// its whole member table and then change nothing; the rest of the datagram is copied
-    /// byte for byte.
-    fn inspect(&mut self, from: &str, data: &[u8]) -> Result<(NodeId, bool), MembershipError> {
-        let mut buf = data;
-        let header: foca::Header<NodeId> = self
-            .codec
-            .decode_header(&mut buf)
-            .map_err(|_| MembershipError::Decode)?;
-        let header_len = data.len() - buf.len();
-        if header.src.name() != from {
-            return Err(MembershipError::SpoofedSender {
-                claimed: header.src.name().to_owned(),
-                authenticated: from.to_owned(),
-            });
-        }
-        if self
-            .mirror
-            .differs(&header.src, foca::State::Alive, header.src_incarnation)
-        {
-            self.mirror.note(&header.src);
-        }
-        let own = *self.foca.identity().key();
-        let mut new_names = usize::from(!self.mirror.contains(header.src.key()));
-        let mut filtered = false;
-        if let (Some((count, rest)), false) = (
-            buf.split_first_chunk::<2>(),
-            header.message == Message::Broadcast,
-        ) {
-            let count = u16::from_be_bytes(*count);
-            buf = rest;
-            self.scratch.clear();
-            self.scratch
-                .extend_from_slice(data.get(..header_len + 2).unwrap_or_default());
-            let mut kept: u16 = 0;
-            for _ in 0..count {
-                let before = buf;
-                let Ok(member): Result<foca::Member<NodeId>, _> =
-                    self.codec.decode_member(&mut buf)
-                else {
-                    // foca will refuse the datagram (before applying anything); let it say so.
-                    return Ok((header.src, false));
-                };
-                let name = member.id().key();
-                new_names += usize::from(!self.mirror.contains(name) && *name != own);
-                if self
-                    .mirror
-                    .differs(member.id(), member.state(), member.incarnation())
-                {
-                    self.mirror.note(member.id());
-                    let len = before.len() - buf.len();
-                    self.scratch
-                        .extend_from_slice(before.get(..len).unwrap_or_default());
-                    kept += 1;
-                }
-            }
-            if kept < count {
-                self.scratch.extend_from_slice(buf);
-                if let Some(slot) = self.scratch.get_mut(header_len..header_len + 2) {
-                    slot.copy_from_slice(&kept.to_be_bytes());
-                }
-                filtered = true;
-            }
-        }
-        if new_names > 0 && self.mirror.len() + new_names > self.config.max_members {
-            self.mirror.forget_noted();
-            return Err(MembershipError::TooManyMembers);
-        }
-        Ok((header.src, filtered))
     }
 
     /// Fires a timer drained from [`Membership::poll_timer`].
