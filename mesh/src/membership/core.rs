@@ -339,21 +339,18 @@ impl Membership {
     /// After any foca call: relay parts freed from parking, turn notifications into events,
     /// report member changes, count output.
     fn finish(&mut self) {
-        let (unparked, still_parked) = {
+        let still_parked = {
             let mut shared = self.shared.lock();
-            (
-                shared.topology.take_unparked(),
-                shared.topology.pending_len(),
-            )
+            for item in shared.topology.take_unparked() {
+                shared.relay.push(None, item);
+            }
+            shared.topology.pending_len()
         };
-        for item in unparked {
-            let _ = self.foca.add_broadcast(&item);
-        }
         while self.foca.custom_broadcast_backlog() < RELAY_WINDOW {
             let Some((id, item)) = self.shared.lock().relay.pop() else {
                 break;
             };
-            self.shared.lock().relaying = Some(id);
+            self.shared.lock().relaying = id;
             let _ = self.foca.add_broadcast(&item);
             // In case foca refused the item before asking the handler.
             self.shared.lock().relaying = None;

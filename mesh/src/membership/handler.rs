@@ -52,21 +52,23 @@ pub(super) const RELAY_WINDOW: usize = 32;
 /// origin's next refresh brings it back). Each item is at most a datagram, so ≤ ~9 MB.
 pub(super) const RELAY_QUEUE_MAX: usize = 8_192;
 
-/// New items received from peers, oldest first, waiting for room in foca's queue.
+/// Items to relay, oldest first, waiting for room in foca's queue: new items received from
+/// peers (with their key: already applied) and parts released from parking (without: the
+/// handler looks the key up when foca takes them).
 #[derive(Default)]
 pub(super) struct RelayQueue {
-    items: VecDeque<(ItemId, Vec<u8>)>,
+    items: VecDeque<(Option<ItemId>, Vec<u8>)>,
 }
 
 impl RelayQueue {
-    fn push(&mut self, id: ItemId, item: &[u8]) {
+    pub(super) fn push(&mut self, id: Option<ItemId>, item: Vec<u8>) {
         if self.items.len() >= RELAY_QUEUE_MAX {
             self.items.pop_front();
         }
-        self.items.push_back((id, item.to_vec()));
+        self.items.push_back((id, item));
     }
 
-    pub(super) fn pop(&mut self) -> Option<(ItemId, Vec<u8>)> {
+    pub(super) fn pop(&mut self) -> Option<(Option<ItemId>, Vec<u8>)> {
         self.items.pop_front()
     }
 }
@@ -109,7 +111,7 @@ impl BroadcastHandler<NodeId> for ClaimHandler {
                 id,
                 outcome: Outcome::New,
             }) if sender.is_some() => {
-                shared.relay.push(id, data);
+                shared.relay.push(Some(id), data.to_vec());
                 None
             }
             Ok(Applied {
