@@ -17,7 +17,7 @@ use rand_foca::rngs::Xoshiro256PlusPlus;
 
 use super::error::{MembershipCounters, MembershipError};
 use super::events::{MemberState, MembershipEvent, Mirror, active};
-use super::handler::{ClaimHandler, RELAY_WINDOW, Shared};
+use super::handler::{ClaimHandler, RELAY_WINDOW, SeenItems, Shared};
 use super::inspect::inspect;
 use super::runtime::{Collector, MembershipTimer, ScheduledTimer, Transmit};
 use super::{MAX_PACKET_SIZE, MembershipConfig, NodeId};
@@ -76,9 +76,12 @@ impl Membership {
             now: Micros::ZERO,
             relay: Default::default(),
             relaying: None,
+            duplicates: 0,
         }));
         let handler = ClaimHandler {
             shared: shared.clone(),
+            // Not the member-selection seed itself: a digest key derived from it.
+            seen: SeenItems::new(seed.rotate_left(29) ^ 0x5EE9_17E3_D16E_5700),
         };
         let rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         Ok(Membership {
@@ -113,6 +116,7 @@ impl Membership {
         MembershipCounters {
             sent: self.out.sent,
             sent_bytes: self.out.sent_bytes,
+            duplicate_items: self.shared.lock().duplicates,
             ..self.counters
         }
     }

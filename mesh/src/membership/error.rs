@@ -59,6 +59,8 @@ pub struct MembershipCounters {
     /// Suspicion timers dropped because the member refuted in time (foca would have told
     /// the live member that it was down; see `Membership::handle_timer`).
     pub refuted_timers: u64,
+    /// Gossip items dropped unparsed as copies of items already settled.
+    pub duplicate_items: u64,
     /// Datagrams produced.
     pub sent: u64,
     /// Bytes produced.

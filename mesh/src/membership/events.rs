@@ -122,7 +122,8 @@ impl Entry {
     }
 }
 
-/// Hashes a [`NameKey`] by passing its precomputed hash through (deterministic, no seed).
+/// Hashes a [`NameKey`] (or a digest) by passing its precomputed hash through
+/// (deterministic, no seed).
 #[derive(Default)]
 pub(super) struct KeyHasher(u64);
 

@@ -13,8 +13,9 @@
 //! claims in flight that was most of a node's CPU. The bandwidth is the same either way (a
 //! message carries only a few claims): items just wait their turn in arrival order.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::convert::Infallible;
+use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use foca::{BroadcastHandler, Invalidates};
@@ -22,6 +23,7 @@ use lightspeed_protocol::Micros;
 use parking_lot::Mutex;
 
 use super::NodeId;
+use super::events::KeyHasher;
 use crate::topology::{Applied, ItemId, Outcome, Topology};
 
 impl Invalidates for ItemId {
@@ -82,10 +84,41 @@ pub(super) struct Shared {
     /// Set while the core hands foca an item from the relay queue: already applied, so the
     /// handler returns its key without checking it again.
     pub(super) relaying: Option<ItemId>,
+    /// Received items dropped as copies of ones already settled ([`SeenItems`]).
+    pub(super) duplicates: u64,
+}
+
+/// Most item digests remembered; the set starts over beyond it (items are then parsed once
+/// more). 16,384 × 8 bytes plus the table.
+const SEEN_MAX: usize = 16_384;
+
+/// Digests of the items received that the topology already settled (new, known or stale), so
+/// the copies gossip keeps delivering are dropped without being parsed again. The digest is
+/// keyed with a per-node secret, so nobody can craft an item that passes for another.
+pub(super) struct SeenItems {
+    key: u64,
+    digests: HashSet<u64, BuildHasherDefault<KeyHasher>>,
+}
+
+impl SeenItems {
+    pub(super) fn new(key: u64) -> SeenItems {
+        SeenItems {
+            key,
+            digests: HashSet::default(),
+        }
+    }
+
+    fn digest(&self, item: &[u8]) -> u64 {
+        let mut h = DefaultHasher::new();
+        self.key.hash(&mut h);
+        item.hash(&mut h);
+        h.finish()
+    }
 }
 
 pub(super) struct ClaimHandler {
     pub(super) shared: Arc<Mutex<Shared>>,
+    pub(super) seen: SeenItems,
 }
 
 impl BroadcastHandler<NodeId> for ClaimHandler {
@@ -103,10 +136,24 @@ impl BroadcastHandler<NodeId> for ClaimHandler {
         {
             return Ok(Some(id));
         }
+        let digest = sender.is_some().then(|| self.seen.digest(data));
+        if let Some(d) = digest
+            && self.seen.digests.contains(&d)
+        {
+            shared.duplicates += 1;
+            return Ok(None);
+        }
         let now = shared.now;
+        let applied = shared.topology.apply_item(now, data);
+        if let (Some(d), Ok(_)) = (digest, &applied) {
+            if self.seen.digests.len() >= SEEN_MAX {
+                self.seen.digests.clear();
+            }
+            self.seen.digests.insert(d);
+        }
         // A bad item is counted by the topology and dropped alone; failing here would make
         // foca drop the rest of the datagram too.
-        Ok(match shared.topology.apply_item(now, data) {
+        Ok(match applied {
             Ok(Applied {
                 id,
                 outcome: Outcome::New,
@@ -132,7 +179,57 @@ impl BroadcastHandler<NodeId> for ClaimHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::topology::ClaimVersion;
+    use crate::Role;
+    use crate::topology::{ClaimVersion, NodeAttrs, SimKeys, TopologyConfig};
+
+    #[test]
+    fn new_items_wait_in_the_relay_queue_and_copies_are_dropped_unparsed() {
+        let keys = SimKeys::new(1);
+        let topology =
+            |name: &str| Topology::new(TopologyConfig::default(), name, Box::new(keys.keyring(16)));
+        let addr = "192.0.2.1:4433".parse().unwrap();
+        let attrs = NodeAttrs {
+            roles: vec![Role::Relay],
+            region: "r".into(),
+            load_pct: 1,
+            control_addr: addr,
+            data_addr: None,
+        };
+        let items = topology("a")
+            .publish_local(Micros(1), &keys.signer("a"), 1, attrs, Vec::new())
+            .unwrap();
+        assert_eq!(items.len(), 2, "certificate and claim");
+        let shared = Arc::new(Mutex::new(Shared {
+            topology: topology("b"),
+            now: Micros(2),
+            relay: RelayQueue::default(),
+            relaying: None,
+            duplicates: 0,
+        }));
+        let mut handler = ClaimHandler {
+            shared: shared.clone(),
+            seen: SeenItems::new(7),
+        };
+        let from = NodeId::new("a", addr, 1).unwrap();
+        for _ in 0..3 {
+            for item in &items {
+                // Never queued in foca directly: new ones wait in the relay queue.
+                assert_eq!(handler.receive_item(item, Some(&from)).unwrap(), None);
+            }
+        }
+        let mut shared = shared.lock();
+        assert_eq!(shared.duplicates, 4, "the second and third copies");
+        assert_eq!(shared.topology.counters().applied, 2);
+        assert_eq!(
+            shared.topology.counters().ignored,
+            0,
+            "copies were not parsed"
+        );
+        let queued: Vec<_> = std::iter::from_fn(|| shared.relay.pop()).collect();
+        assert_eq!(queued.len(), 2);
+        assert!(queued.iter().all(|(id, _)| id.is_some()));
+        assert_eq!(queued[0].1, items[0]);
+    }
 
     #[test]
     fn newer_versions_of_one_part_invalidate_older_ones() {
