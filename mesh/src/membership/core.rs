@@ -77,11 +77,11 @@ impl Membership {
             relay: Default::default(),
             relaying: None,
             duplicates: 0,
+            // Not the member-selection seed itself: a digest key derived from it.
+            seen: SeenItems::new(seed.rotate_left(29) ^ 0x5EE9_17E3_D16E_5700),
         }));
         let handler = ClaimHandler {
             shared: shared.clone(),
-            // Not the member-selection seed itself: a digest key derived from it.
-            seen: SeenItems::new(seed.rotate_left(29) ^ 0x5EE9_17E3_D16E_5700),
         };
         let rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         Ok(Membership {
@@ -277,11 +277,12 @@ impl Membership {
         self.shared.lock().topology.sync_items()
     }
 
-    /// Applies an item from a full-state sync received over a QUIC stream. Such items are not
+    /// Applies an item from a full-state sync received over a QUIC stream (copies of items
+    /// already settled are skipped unparsed). Such items are not
     /// relayed (the mesh already has them), except parts that were waiting for a certificate.
     pub fn apply_sync_item(&mut self, now: Micros, item: &[u8]) {
         self.begin(now);
-        let _ = self.shared.lock().topology.apply_item(now, item);
+        let _ = self.shared.lock().apply_received(item);
         self.finish();
     }
 

@@ -24,7 +24,7 @@ use parking_lot::Mutex;
 
 use super::NodeId;
 use super::events::KeyHasher;
-use crate::topology::{Applied, ItemId, Outcome, Topology};
+use crate::topology::{Applied, ClaimError, ItemId, Outcome, Topology};
 
 impl Invalidates for ItemId {
     fn invalidates(&self, other: &ItemId) -> bool {
@@ -86,6 +86,27 @@ pub(super) struct Shared {
     pub(super) relaying: Option<ItemId>,
     /// Received items dropped as copies of ones already settled ([`SeenItems`]).
     pub(super) duplicates: u64,
+    pub(super) seen: SeenItems,
+}
+
+impl Shared {
+    /// Applies an item received from a peer (gossip or full-state sync); `None` for a copy
+    /// of an item already settled, dropped unparsed.
+    pub(super) fn apply_received(&mut self, item: &[u8]) -> Option<Result<Applied, ClaimError>> {
+        let digest = self.seen.digest(item);
+        if self.seen.digests.contains(&digest) {
+            self.duplicates += 1;
+            return None;
+        }
+        let applied = self.topology.apply_item(self.now, item);
+        if applied.is_ok() {
+            if self.seen.digests.len() >= SEEN_MAX {
+                self.seen.digests.clear();
+            }
+            self.seen.digests.insert(digest);
+        }
+        Some(applied)
+    }
 }
 
 /// Most item digests remembered; the set starts over beyond it (items are then parsed once
@@ -118,7 +139,6 @@ impl SeenItems {
 
 pub(super) struct ClaimHandler {
     pub(super) shared: Arc<Mutex<Shared>>,
-    pub(super) seen: SeenItems,
 }
 
 impl BroadcastHandler<NodeId> for ClaimHandler {
@@ -136,21 +156,15 @@ impl BroadcastHandler<NodeId> for ClaimHandler {
         {
             return Ok(Some(id));
         }
-        let digest = sender.is_some().then(|| self.seen.digest(data));
-        if let Some(d) = digest
-            && self.seen.digests.contains(&d)
-        {
-            shared.duplicates += 1;
-            return Ok(None);
-        }
-        let now = shared.now;
-        let applied = shared.topology.apply_item(now, data);
-        if let (Some(d), Ok(_)) = (digest, &applied) {
-            if self.seen.digests.len() >= SEEN_MAX {
-                self.seen.digests.clear();
+        let applied = if sender.is_some() {
+            match shared.apply_received(data) {
+                Some(applied) => applied,
+                None => return Ok(None),
             }
-            self.seen.digests.insert(d);
-        }
+        } else {
+            let now = shared.now;
+            shared.topology.apply_item(now, data)
+        };
         // A bad item is counted by the topology and dropped alone; failing here would make
         // foca drop the rest of the datagram too.
         Ok(match applied {
@@ -205,10 +219,10 @@ mod tests {
             relay: RelayQueue::default(),
             relaying: None,
             duplicates: 0,
+            seen: SeenItems::new(7),
         }));
         let mut handler = ClaimHandler {
             shared: shared.clone(),
-            seen: SeenItems::new(7),
         };
         let from = NodeId::new("a", addr, 1).unwrap();
         for _ in 0..3 {
