@@ -163,6 +163,7 @@ impl Membership {
                 match e {
                     MembershipError::SpoofedSender { .. } => self.counters.spoofed += 1,
                     MembershipError::TooManyMembers => self.counters.table_full += 1,
+                    MembershipError::NameClash => self.counters.name_clash += 1,
                     _ => self.counters.undecodable += 1,
                 }
                 return Err(e);

@@ -87,6 +87,7 @@ pub enum MembershipEvent {
 /// What was last reported about one member (its name is the key).
 #[derive(Debug, Clone, Copy)]
 struct Entry {
+    name: NameKey,
     addr: SocketAddr,
     bump: u32,
     leaving: bool,
@@ -97,6 +98,7 @@ struct Entry {
 impl Entry {
     fn of(id: &NodeId, state: State, incarnation: u16) -> Entry {
         Entry {
+            name: *id.key(),
             addr: id.addr(),
             bump: id.bump(),
             leaving: id.is_leaving(),
@@ -118,7 +120,7 @@ impl Entry {
             other.leaving,
             other.state,
             other.incarnation,
-        )
+        ) && self.name == other.name
     }
 }
 
@@ -157,7 +159,8 @@ const FILTER_WORDS: usize = 16;
 /// rebuild of the mirror. Nothing here iterates the hash map, so its order cannot leak.
 #[derive(Debug, Default)]
 pub(super) struct Mirror {
-    entries: HashMap<NameKey, Entry, BuildHasherDefault<KeyHasher>>,
+    /// By name hash (foca's member key); each entry holds its name.
+    entries: HashMap<u64, Entry, BuildHasherDefault<KeyHasher>>,
     noted: Vec<NameKey>,
     found: Vec<bool>,
 }
@@ -166,7 +169,7 @@ impl Mirror {
     /// True when `member` would change what was reported.
     pub(super) fn differs(&self, id: &NodeId, state: State, incarnation: u16) -> bool {
         self.entries
-            .get(id.key())
+            .get(&id.key().hash64())
             .is_none_or(|e| !e.same(&Entry::of(id, state, incarnation)))
     }
 
@@ -174,7 +177,7 @@ impl Mirror {
     /// suspicion timer for it declares it down.
     pub(super) fn is_suspect(&self, id: &NodeId, incarnation: u16) -> bool {
         self.entries
-            .get(id.key())
+            .get(&id.key().hash64())
             .is_some_and(|e| e.same(&Entry::of(id, State::Suspect, incarnation)))
     }
 
@@ -185,7 +188,19 @@ impl Mirror {
 
     /// True when `name` is held.
     pub(super) fn contains(&self, name: &NameKey) -> bool {
-        self.entries.contains_key(name)
+        self.entries
+            .get(&name.hash64())
+            .is_some_and(|e| e.name == *name)
+    }
+
+    /// True when another name with `name`'s hash is held or noted: foca would take the two
+    /// for one member.
+    pub(super) fn clashes(&self, name: &NameKey) -> bool {
+        let other = |k: &NameKey| k.hash64() == name.hash64() && k != name;
+        self.entries
+            .get(&name.hash64())
+            .is_some_and(|e| other(&e.name))
+            || self.noted.iter().any(other)
     }
 
     /// Marks a member foca may have changed in the call in progress.
@@ -237,12 +252,12 @@ impl Mirror {
             let (id, state, incarnation) = (m.id(), m.state(), m.incarnation());
             let previous = self
                 .entries
-                .insert(*id.key(), Entry::of(id, state, incarnation));
+                .insert(id.key().hash64(), Entry::of(id, state, incarnation));
             report(previous.as_ref(), id, state, incarnation, out);
         }
         for (key, found) in self.noted.iter().zip(&self.found) {
             if !found {
-                self.entries.remove(key);
+                self.entries.remove(&key.hash64());
             }
         }
         self.noted.clear();
@@ -254,7 +269,7 @@ impl Mirror {
         let mut count = 0;
         for m in members {
             count += 1;
-            let e = self.entries.get(m.id().key());
+            let e = self.entries.get(&m.id().key().hash64());
             assert!(
                 e.is_some_and(|e| e.same(&Entry::of(m.id(), m.state(), m.incarnation()))),
                 "mirror out of date for {:?}: {e:?} vs {m:?}",
@@ -266,9 +281,7 @@ impl Mirror {
 }
 
 fn key_hash(key: &NameKey) -> u64 {
-    let mut h = KeyHasher::default();
-    key.hash(&mut h);
-    h.finish()
+    key.hash64()
 }
 
 fn report(
@@ -331,4 +344,38 @@ fn report(
 /// True for the states foca treats as live.
 pub(super) fn active(s: State) -> bool {
     !matches!(s, State::Down)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_name_with_a_held_or_noted_hash_clashes() {
+        let addr = "192.0.2.1:4433".parse().unwrap();
+        let id = |name: &str| NodeId::new(name, addr, 1).unwrap();
+        let a = id("a").with_hash(42);
+        let b = id("b").with_hash(42);
+        let mut mirror = Mirror::default();
+        mirror.note(&a);
+        let mut out = VecDeque::new();
+        mirror.sync([Member::alive(a.clone())].iter(), &mut out);
+        assert_eq!(
+            out.pop_front(),
+            Some(MembershipEvent::Up {
+                id: a.clone(),
+                incarnation: 0
+            })
+        );
+        assert!(mirror.contains(a.key()) && !mirror.contains(b.key()));
+        assert!(mirror.clashes(b.key()), "held under the same hash");
+        assert!(!mirror.clashes(a.key()) && !mirror.clashes(id("c").key()));
+        // Two new names in one datagram: the first is noted before the second is checked.
+        let d = id("d").with_hash(7);
+        mirror.note(&d);
+        assert!(mirror.clashes(id("e").with_hash(7).key()));
+        // Nothing in foca's table under the noted name: forgotten, no event.
+        mirror.sync([Member::alive(a)].iter(), &mut out);
+        assert!(out.is_empty() && !mirror.contains(d.key()));
+    }
 }

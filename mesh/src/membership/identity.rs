@@ -8,14 +8,18 @@
 //! the node itself can speak under its name.
 //!
 //! foca finds a member by scanning its whole table and comparing `addr()`s, several times per
-//! datagram, so the name is held inline ([`NameKey`]: no allocation to decode or clone, no
-//! reference count to touch) with a hash of it in front, which settles almost every
-//! comparison in one word. Equality is still exact: equal hashes fall through to the bytes.
+//! datagram, and keeps its queue of updates in a heap keyed by `addr()`. So the name is held
+//! inline ([`NameKey`]: no allocation to decode or clone, no reference count to touch) with a
+//! hash of it in front, and foca's key is that hash alone ([`NameHash`], one word). A node
+//! equality of identities stays exact (equal hashes fall through to the bytes); for the key,
+//! the membership core refuses any datagram naming a second name with a hash it already
+//! holds (see `inspect.rs`), so within one node a hash stands for one name. The hash is
+//! SipHash-1-3: finding a name that shares a given name's hash takes ~2^64 tries.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
 
 use serde::de::Error as _;
@@ -24,10 +28,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::topology::claim::{MAX_NAME_LEN, valid_name};
 
-/// A node name as foca's member key ([`foca::Identity::Addr`]): the bytes inline, zero
-/// padded, behind a hash of them. Equal exactly when the names are equal; ordered by name.
+/// A node name held inline: the bytes, zero padded, behind a hash of them. Equal exactly when
+/// the names are equal; ordered by name.
 #[derive(Clone, Copy)]
-pub struct NameKey {
+pub(super) struct NameKey {
     hash: u64,
     len: u8,
     bytes: [u8; MAX_NAME_LEN],
@@ -39,23 +43,24 @@ impl NameKey {
         let src = name.as_bytes();
         let mut bytes = [0u8; MAX_NAME_LEN];
         bytes.get_mut(..src.len())?.copy_from_slice(src);
-        // FNV-1a, then SplitMix64's finaliser so every bit of the hash depends on every byte
-        // (hash tables use the top bits).
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for &b in src {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        // std's SipHash-1-3 with its fixed key: stable within a process, which is all a
+        // member key needs (it is never sent).
+        let mut h = DefaultHasher::new();
+        h.write(src);
         Some(NameKey {
-            hash: h ^ (h >> 31),
+            hash: h.finish(),
             len: u8::try_from(src.len()).ok()?,
             bytes,
         })
     }
 
+    /// The name's hash: foca's member key.
+    pub(super) fn hash64(&self) -> u64 {
+        self.hash
+    }
+
     /// The name.
-    pub fn as_str(&self) -> &str {
+    pub(super) fn as_str(&self) -> &str {
         // Only valid names (ASCII) are ever stored, so this never falls back.
         self.bytes
             .get(..usize::from(self.len))
@@ -97,6 +102,11 @@ impl fmt::Debug for NameKey {
         f.write_str(self.as_str())
     }
 }
+
+/// foca's member key ([`foca::Identity::Addr`]): the hash of the node name (see the module
+/// docs for why one hash stands for one name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NameHash(u64);
 
 /// A member as SWIM knows it. Compared whole: a restart (new bump) is a new identity.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -142,6 +152,13 @@ impl NodeId {
     /// The node name.
     pub fn name(&self) -> &str {
         self.name.as_str()
+    }
+
+    /// `self` with its name's hash replaced (tests of hash clashes).
+    #[cfg(test)]
+    pub(super) fn with_hash(mut self, hash: u64) -> NodeId {
+        self.name.hash = hash;
+        self
     }
 
     /// The name as foca's member key: cheap to compare, hash and copy.
@@ -190,7 +207,7 @@ impl fmt::Display for NodeId {
 }
 
 impl foca::Identity for NodeId {
-    type Addr = NameKey;
+    type Addr = NameHash;
 
     fn renew(&self) -> Option<NodeId> {
         Some(NodeId {
@@ -200,8 +217,8 @@ impl foca::Identity for NodeId {
         })
     }
 
-    fn addr(&self) -> NameKey {
-        self.name
+    fn addr(&self) -> NameHash {
+        NameHash(self.name.hash)
     }
 
     fn win_addr_conflict(&self, adversary: &NodeId) -> bool {

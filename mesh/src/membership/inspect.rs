@@ -35,6 +35,14 @@ pub(super) fn inspect(
             authenticated: from.to_owned(),
         });
     }
+    // foca keys members by name hash alone (see `identity.rs`): a second name with a hash
+    // already held, or our own, would be taken for that member.
+    let clash = |mirror: &Mirror, key: &NameKey| {
+        mirror.clashes(key) || (key.hash64() == own.hash64() && key != own)
+    };
+    if clash(mirror, header.src.key()) || clash(mirror, header.dst.key()) {
+        return Err(MembershipError::NameClash);
+    }
     if mirror.differs(&header.src, foca::State::Alive, header.src_incarnation) {
         mirror.note(&header.src);
     }
@@ -57,6 +65,10 @@ pub(super) fn inspect(
                 return Ok((header.src, false));
             };
             let name = member.id().key();
+            if clash(mirror, name) {
+                mirror.forget_noted();
+                return Err(MembershipError::NameClash);
+            }
             new_names += usize::from(!mirror.contains(name) && name != own);
             if mirror.differs(member.id(), member.state(), member.incarnation()) {
                 mirror.note(member.id());
