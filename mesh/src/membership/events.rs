@@ -124,6 +124,17 @@ impl Entry {
     }
 }
 
+/// What [`Mirror::look`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Look {
+    /// Another name with the same hash is held or noted.
+    Clash,
+    /// The name is not held.
+    New,
+    /// The name is held; `differs` when the update would change what was reported.
+    Held { differs: bool },
+}
+
 /// Hashes a [`NameKey`] (or a digest) by passing its precomputed hash through
 /// (deterministic, no seed).
 #[derive(Default)]
@@ -166,13 +177,6 @@ pub(super) struct Mirror {
 }
 
 impl Mirror {
-    /// True when `member` would change what was reported.
-    pub(super) fn differs(&self, id: &NodeId, state: State, incarnation: u16) -> bool {
-        self.entries
-            .get(&id.key().hash64())
-            .is_none_or(|e| !e.same(&Entry::of(id, state, incarnation)))
-    }
-
     /// True when `id` is held as suspect at `incarnation`: the only case in which foca's
     /// suspicion timer for it declares it down.
     pub(super) fn is_suspect(&self, id: &NodeId, incarnation: u16) -> bool {
@@ -187,20 +191,42 @@ impl Mirror {
     }
 
     /// True when `name` is held.
+    #[cfg(test)]
     pub(super) fn contains(&self, name: &NameKey) -> bool {
         self.entries
             .get(&name.hash64())
             .is_some_and(|e| e.name == *name)
     }
 
+    /// What the mirror holds about `id` against the update (`state`, `incarnation`), in one
+    /// lookup: the datagram check asks this for every update it carries.
+    pub(super) fn look(&self, id: &NodeId, state: State, incarnation: u16) -> Look {
+        let key = id.key();
+        if self.noted_clash(key) {
+            return Look::Clash;
+        }
+        match self.entries.get(&key.hash64()) {
+            None => Look::New,
+            Some(e) if e.name != *key => Look::Clash,
+            Some(e) => Look::Held {
+                differs: !e.same(&Entry::of(id, state, incarnation)),
+            },
+        }
+    }
+
+    fn noted_clash(&self, name: &NameKey) -> bool {
+        self.noted
+            .iter()
+            .any(|k| k.hash64() == name.hash64() && k != name)
+    }
+
     /// True when another name with `name`'s hash is held or noted: foca would take the two
     /// for one member.
     pub(super) fn clashes(&self, name: &NameKey) -> bool {
-        let other = |k: &NameKey| k.hash64() == name.hash64() && k != name;
         self.entries
             .get(&name.hash64())
-            .is_some_and(|e| other(&e.name))
-            || self.noted.iter().any(other)
+            .is_some_and(|e| e.name != *name)
+            || self.noted_clash(name)
     }
 
     /// Marks a member foca may have changed in the call in progress.

@@ -4,7 +4,7 @@
 
 use foca::{Codec, Message, PostcardCodec};
 
-use super::events::Mirror;
+use super::events::{Look, Mirror};
 use super::identity::NameKey;
 use super::{MembershipError, NodeId};
 
@@ -37,16 +37,22 @@ pub(super) fn inspect(
     }
     // foca keys members by name hash alone (see `identity.rs`): a second name with a hash
     // already held, or our own, would be taken for that member.
-    let clash = |mirror: &Mirror, key: &NameKey| {
-        mirror.clashes(key) || (key.hash64() == own.hash64() && key != own)
-    };
-    if clash(mirror, header.src.key()) || clash(mirror, header.dst.key()) {
+    let own_clash = |key: &NameKey| key.hash64() == own.hash64() && key != own;
+    if own_clash(header.src.key())
+        || own_clash(header.dst.key())
+        || mirror.clashes(header.dst.key())
+    {
         return Err(MembershipError::NameClash);
     }
-    if mirror.differs(&header.src, foca::State::Alive, header.src_incarnation) {
-        mirror.note(&header.src);
+    let mut new_names = 0;
+    match mirror.look(&header.src, foca::State::Alive, header.src_incarnation) {
+        Look::Clash => return Err(MembershipError::NameClash),
+        Look::Held { differs: false } => {}
+        look => {
+            new_names += usize::from(look == Look::New);
+            mirror.note(&header.src);
+        }
     }
-    let mut new_names = usize::from(!mirror.contains(header.src.key()));
     let mut filtered = false;
     if let (Some((count, rest)), false) = (
         buf.split_first_chunk::<2>(),
@@ -65,12 +71,17 @@ pub(super) fn inspect(
                 return Ok((header.src, false));
             };
             let name = member.id().key();
-            if clash(mirror, name) {
+            let look = if own_clash(name) {
+                Look::Clash
+            } else {
+                mirror.look(member.id(), member.state(), member.incarnation())
+            };
+            if look == Look::Clash {
                 mirror.forget_noted();
                 return Err(MembershipError::NameClash);
             }
-            new_names += usize::from(!mirror.contains(name) && name != own);
-            if mirror.differs(member.id(), member.state(), member.incarnation()) {
+            new_names += usize::from(look == Look::New && name != own);
+            if look != (Look::Held { differs: false }) {
                 mirror.note(member.id());
                 let len = before.len() - buf.len();
                 scratch.extend_from_slice(before.get(..len).unwrap_or_default());
