@@ -85,7 +85,7 @@ pub enum MembershipEvent {
 }
 
 /// What was last reported about one member (its name is the key).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Entry {
     name: NameKey,
     addr: SocketAddr,
@@ -98,7 +98,7 @@ struct Entry {
 impl Entry {
     fn of(id: &NodeId, state: State, incarnation: u16) -> Entry {
         Entry {
-            name: *id.key(),
+            name: id.key().clone(),
             addr: id.addr(),
             bump: id.bump(),
             leaving: id.is_leaving(),
@@ -232,7 +232,7 @@ impl Mirror {
     /// Marks a member foca may have changed in the call in progress.
     pub(super) fn note(&mut self, id: &NodeId) {
         if !self.noted.contains(id.key()) {
-            self.noted.push(*id.key());
+            self.noted.push(id.key().clone());
         }
     }
 

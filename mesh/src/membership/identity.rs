@@ -8,10 +8,10 @@
 //! the node itself can speak under its name.
 //!
 //! foca finds a member by scanning its whole table and comparing `addr()`s, several times per
-//! datagram, and keeps its queue of updates in a heap keyed by `addr()`. So the name is held
-//! inline ([`NameKey`]: no allocation to decode or clone, no reference count to touch) with a
-//! hash of it in front, and foca's key is that hash alone ([`NameHash`], one word). A node
-//! equality of identities stays exact (equal hashes fall through to the bytes); for the key,
+//! datagram, and keeps its queue of updates in a heap keyed by `addr()`. So the name carries
+//! a hash of it ([`NameKey`]), foca's key is that hash alone ([`NameHash`]: one word to copy
+//! and compare, no reference count to touch), and an identity is 64 bytes so a scan of the
+//! table reads little memory. Equality of identities stays exact (equal hashes fall through to the bytes); for the key,
 //! the membership core refuses any datagram naming a second name with a hash it already
 //! holds (see `inspect.rs`), so within one node a hash stands for one name. The hash is
 //! SipHash-1-3: finding a name that shares a given name's hash takes ~2^64 tries.
@@ -21,37 +21,31 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use serde::de::Error as _;
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::topology::claim::{MAX_NAME_LEN, valid_name};
+use crate::topology::claim::valid_name;
 
-/// A node name held inline: the bytes, zero padded, behind a hash of them. Equal exactly when
-/// the names are equal; ordered by name.
-#[derive(Clone, Copy)]
+/// A node name behind a hash of it. Equal exactly when the names are equal; ordered by name.
+#[derive(Clone)]
 pub(super) struct NameKey {
     hash: u64,
-    len: u8,
-    bytes: [u8; MAX_NAME_LEN],
+    name: Arc<str>,
 }
 
 impl NameKey {
-    /// `name` must be a valid node name (at most [`MAX_NAME_LEN`] bytes).
-    fn new(name: &str) -> Option<NameKey> {
-        let src = name.as_bytes();
-        let mut bytes = [0u8; MAX_NAME_LEN];
-        bytes.get_mut(..src.len())?.copy_from_slice(src);
+    fn new(name: &str) -> NameKey {
         // std's SipHash-1-3 with its fixed key: stable within a process, which is all a
         // member key needs (it is never sent).
         let mut h = DefaultHasher::new();
-        h.write(src);
-        Some(NameKey {
+        h.write(name.as_bytes());
+        NameKey {
             hash: h.finish(),
-            len: u8::try_from(src.len()).ok()?,
-            bytes,
-        })
+            name: Arc::from(name),
+        }
     }
 
     /// The name's hash: foca's member key.
@@ -61,18 +55,14 @@ impl NameKey {
 
     /// The name.
     pub(super) fn as_str(&self) -> &str {
-        // Only valid names (ASCII) are ever stored, so this never falls back.
-        self.bytes
-            .get(..usize::from(self.len))
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or_default()
+        &self.name
     }
 }
 
 impl PartialEq for NameKey {
     fn eq(&self, other: &NameKey) -> bool {
         // The padding is zeros, so the arrays are equal exactly when the names are.
-        self.hash == other.hash && self.bytes == other.bytes
+        self.hash == other.hash && self.name == other.name
     }
 }
 
@@ -91,9 +81,8 @@ impl PartialOrd for NameKey {
 }
 
 impl Ord for NameKey {
-    /// Name order: names hold no zero byte, so the zero padding sorts a prefix first.
     fn cmp(&self, other: &NameKey) -> Ordering {
-        self.bytes.cmp(&other.bytes)
+        self.name.cmp(&other.name)
     }
 }
 
@@ -131,10 +120,10 @@ impl NodeId {
     /// old bump still rejoins: the mesh tells it it is down and it bumps itself, one round trip
     /// per step.)
     pub fn new(name: &str, addr: SocketAddr, bump: u32) -> Result<NodeId, InvalidName> {
-        let key = valid_name(name).then(|| NameKey::new(name)).flatten();
-        let Some(name) = key else {
+        if !valid_name(name) {
             return Err(InvalidName(name.to_owned()));
-        };
+        }
+        let name = NameKey::new(name);
         Ok(NodeId {
             name,
             addr,
@@ -185,7 +174,7 @@ impl NodeId {
     pub(super) fn leaving(&self) -> NodeId {
         NodeId {
             leaving: true,
-            ..*self
+            ..self.clone()
         }
     }
 }
@@ -213,7 +202,7 @@ impl foca::Identity for NodeId {
         Some(NodeId {
             bump: self.bump.checked_add(1)?,
             leaving: false,
-            ..*self
+            ..self.clone()
         })
     }
 
@@ -252,10 +241,10 @@ struct Wire<'a> {
 impl<'de> Deserialize<'de> for NodeId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<NodeId, D::Error> {
         let w = Wire::deserialize(d)?;
-        let key = valid_name(&w.name).then(|| NameKey::new(&w.name)).flatten();
-        let Some(name) = key else {
+        if !valid_name(&w.name) {
             return Err(D::Error::custom("invalid node name"));
-        };
+        }
+        let name = NameKey::new(&w.name);
         Ok(NodeId {
             name,
             addr: w.addr,
@@ -292,6 +281,19 @@ mod tests {
         );
         assert_eq!(Identity::addr(&a), Identity::addr(&renewed));
         assert!(NodeId::new("x", addr, u32::MAX).unwrap().renew().is_none());
+    }
+
+    #[test]
+    fn identities_are_small_and_equal_only_by_name_bump_addr_and_leaving() {
+        // foca scans its member table per datagram: the size is the memory read per member.
+        assert!(std::mem::size_of::<NodeId>() <= 64);
+        let addr: SocketAddr = "192.0.2.1:4433".parse().unwrap();
+        let a = NodeId::new("relay-1", addr, 1).unwrap();
+        assert_eq!(a, NodeId::new("relay-1", addr, 1).unwrap());
+        assert_ne!(a, NodeId::new("relay-2", addr, 1).unwrap());
+        assert_ne!(a.key(), NodeId::new("relay-2", addr, 1).unwrap().key());
+        assert!(a.key() < NodeId::new("relay-2", addr, 1).unwrap().key());
+        assert_eq!(a.name(), "relay-1");
     }
 
     #[test]

@@ -244,7 +244,7 @@ impl ScaleNet {
             let event = Event::Timer {
                 node: i as u32,
                 life,
-                timer: t.timer,
+                timer: Box::new(t.timer),
             };
             self.queue.push(t.at, event);
         }
@@ -444,7 +444,7 @@ impl ScaleNet {
                 Event::Timer { node, life, timer } => {
                     let node = node as usize;
                     if self.lives[node] == life
-                        && self.with(node, |m| m.handle_timer(at, timer).is_err()) == Some(true)
+                        && self.with(node, |m| m.handle_timer(at, *timer).is_err()) == Some(true)
                     {
                         self.refused += 1;
                     }
