@@ -71,6 +71,9 @@ fn phases_measure_join_crash_loss_and_traffic() {
         "{l:?}"
     );
     assert!(l.reconverged_ms.is_some(), "{l:?}");
+    // Refuted suspicions declare nobody down and force nobody to rejoin (foca 2.0 used to
+    // tell refuted members they were down; the core drops those timers).
+    assert_eq!((l.false_downs, l.rejoins), (0, 0), "{l:?}");
 
     // Traffic: probes in steady state, more under loss, all datagrams accounted for.
     let t = &r.traffic;

@@ -9,15 +9,16 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use foca::{Codec, Foca, Message, OwnedNotification, PostcardCodec, Timer};
+use foca::{Foca, OwnedNotification, PostcardCodec, Timer};
 use lightspeed_protocol::Micros;
 use parking_lot::Mutex;
 use rand_foca::SeedableRng;
 use rand_foca::rngs::Xoshiro256PlusPlus;
 
 use super::error::{MembershipCounters, MembershipError};
-use super::events::{MemberState, MembershipEvent, Mirror};
-use super::handler::{ClaimHandler, Shared};
+use super::events::{MemberState, MembershipEvent, Mirror, active};
+use super::handler::{ClaimHandler, RELAY_WINDOW, SeenItems, Shared};
+use super::inspect::inspect;
 use super::runtime::{Collector, MembershipTimer, ScheduledTimer, Transmit};
 use super::{MAX_PACKET_SIZE, MembershipConfig, NodeId};
 use crate::topology::{ClaimSigner, LinkClaim, NodeAttrs, Topology};
@@ -28,7 +29,6 @@ type Swim = Foca<NodeId, PostcardCodec, Xoshiro256PlusPlus, ClaimHandler>;
 /// for a given seed and input sequence.
 pub struct Membership {
     foca: Swim,
-    codec: PostcardCodec,
     out: Collector,
     shared: Arc<Mutex<Shared>>,
     signer: Box<dyn ClaimSigner>,
@@ -42,6 +42,8 @@ pub struct Membership {
     parked_from: Option<NodeId>,
     parked_since: Option<Micros>,
     last_sync_request: Option<Micros>,
+    /// The datagram handed to foca when [`inspect`] left updates out.
+    scratch: Vec<u8>,
 }
 
 /// Claims waiting this long for their origin's certificate trigger a full-state sync.
@@ -72,6 +74,11 @@ impl Membership {
         let shared = Arc::new(Mutex::new(Shared {
             topology,
             now: Micros::ZERO,
+            relay: Default::default(),
+            relaying: None,
+            duplicates: 0,
+            // Not the member-selection seed itself: a digest key derived from it.
+            seen: SeenItems::new(seed.rotate_left(29) ^ 0x5EE9_17E3_D16E_5700),
         }));
         let handler = ClaimHandler {
             shared: shared.clone(),
@@ -79,7 +86,6 @@ impl Membership {
         let rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         Ok(Membership {
             foca: Foca::with_custom_broadcast(id, foca_config, rng, PostcardCodec, handler),
-            codec: PostcardCodec,
             out: Collector::default(),
             shared,
             signer,
@@ -91,6 +97,7 @@ impl Membership {
             parked_from: None,
             parked_since: None,
             last_sync_request: None,
+            scratch: Vec::with_capacity(MAX_PACKET_SIZE),
         })
     }
 
@@ -109,6 +116,7 @@ impl Membership {
         MembershipCounters {
             sent: self.out.sent,
             sent_bytes: self.out.sent_bytes,
+            duplicate_items: self.shared.lock().duplicates,
             ..self.counters
         }
     }
@@ -125,7 +133,7 @@ impl Membership {
                 result = Err(swim(e));
             }
         }
-        self.finish(false);
+        self.finish();
         result
     }
 
@@ -141,12 +149,21 @@ impl Membership {
             self.counters.too_large += 1;
             return Err(MembershipError::TooLarge(data.len()));
         }
-        let (dirty, sender) = match self.inspect(from, data) {
+        let inspected = inspect(
+            &mut self.mirror,
+            &mut self.scratch,
+            self.foca.identity().key(),
+            self.config.max_members,
+            from,
+            data,
+        );
+        let (sender, filtered) = match inspected {
             Ok(inspected) => inspected,
             Err(e) => {
                 match e {
                     MembershipError::SpoofedSender { .. } => self.counters.spoofed += 1,
                     MembershipError::TooManyMembers => self.counters.table_full += 1,
+                    MembershipError::NameClash => self.counters.name_clash += 1,
                     _ => self.counters.undecodable += 1,
                 }
                 return Err(e);
@@ -155,57 +172,18 @@ impl Membership {
         self.counters.accepted += 1;
         self.begin(now);
         let parked_before = self.shared.lock().topology.pending_len();
-        let result = self.foca.handle_data(data, &mut self.out).map_err(swim);
+        let result = if filtered {
+            self.foca.handle_data(&self.scratch, &mut self.out)
+        } else {
+            self.foca.handle_data(data, &mut self.out)
+        };
+        let result = result.map_err(swim);
         if self.shared.lock().topology.pending_len() > parked_before {
             // It relayed a claim it could verify, so it holds the certificate we lack.
             self.parked_from = Some(sender);
         }
-        self.finish(dirty);
+        self.finish();
         result
-    }
-
-    /// Checks the header's sender and the member bound; returns whether the datagram carries
-    /// anything the mirror has not reported (so the member table needs a comparison), and the
-    /// sender.
-    fn inspect(&mut self, from: &str, data: &[u8]) -> Result<(bool, NodeId), MembershipError> {
-        let mut buf = data;
-        let header: foca::Header<NodeId> = self
-            .codec
-            .decode_header(&mut buf)
-            .map_err(|_| MembershipError::Decode)?;
-        if header.src.name() != from {
-            return Err(MembershipError::SpoofedSender {
-                claimed: header.src.name().to_owned(),
-                authenticated: from.to_owned(),
-            });
-        }
-        let mut dirty =
-            self.mirror
-                .differs(&header.src, foca::State::Alive, header.src_incarnation);
-        let own = self.foca.identity().name().to_owned();
-        let mut new_names = usize::from(!self.mirror.contains(header.src.name()));
-        if let (Some((count, rest)), false) = (
-            buf.split_first_chunk::<2>(),
-            header.message == Message::Broadcast,
-        ) {
-            let count = u16::from_be_bytes(*count);
-            buf = rest;
-            for _ in 0..count {
-                let Ok(member) = self.codec.decode_member(&mut buf) else {
-                    // foca will refuse the datagram; let it say so.
-                    return Ok((true, header.src));
-                };
-                dirty |= self
-                    .mirror
-                    .differs(member.id(), member.state(), member.incarnation());
-                let name = member.id().name();
-                new_names += usize::from(!self.mirror.contains(name) && name != own);
-            }
-        }
-        if new_names > 0 && self.mirror.len() + new_names > self.config.max_members {
-            return Err(MembershipError::TooManyMembers);
-        }
-        Ok((dirty, header.src))
     }
 
     /// Fires a timer drained from [`Membership::poll_timer`].
@@ -214,11 +192,31 @@ impl Membership {
         now: Micros,
         timer: MembershipTimer,
     ) -> Result<(), MembershipError> {
+        // foca 2.0 answers a suspicion timer with its "you are down" courtesy message
+        // (TurnUndead) whenever the member is still in its table, even when the member has
+        // refuted the suspicion meanwhile and is not declared down. The live member then
+        // renews its identity: a forced rejoin nobody reported as a failure (about one node
+        // in three per minute at 10 % loss). The timer does nothing else in that case, so it
+        // is dropped here unless it will really declare the member down.
+        if let Timer::ChangeSuspectToDown {
+            member_id,
+            incarnation,
+            ..
+        } = &timer.0
+            && !self.mirror.is_suspect(member_id, *incarnation)
+        {
+            self.counters.refuted_timers += 1;
+            return Ok(());
+        }
         self.begin(now);
-        let dirty = matches!(
-            timer.0,
-            Timer::ProbeRandomMember(_) | Timer::ChangeSuspectToDown { .. } | Timer::RemoveDown(_)
-        );
+        // A failed probe's suspicion is noted by the collector (it schedules a timer naming
+        // the member).
+        match &timer.0 {
+            Timer::ChangeSuspectToDown { member_id: id, .. } | Timer::RemoveDown(id) => {
+                self.mirror.note(id)
+            }
+            _ => {}
+        }
         let gossip = matches!(timer.0, Timer::PeriodicGossip(_));
         let mut result = match self.foca.handle_timer(timer.0, &mut self.out) {
             // A probe timer left over from before this node lost its last member.
@@ -230,7 +228,7 @@ impl Membership {
         if gossip && self.foca.custom_broadcast_backlog() > 0 && self.foca.updates_backlog() > 0 {
             result = result.and(self.foca.broadcast(&mut self.out).map_err(swim));
         }
-        self.finish(dirty);
+        self.finish();
         result
     }
 
@@ -244,7 +242,7 @@ impl Membership {
             .change_identity(leaving, &mut self.out)
             .and_then(|()| self.foca.leave_cluster(&mut self.out))
             .map_err(swim);
-        self.finish(false);
+        self.finish();
         result
     }
 
@@ -271,7 +269,7 @@ impl Membership {
             }
         }
         result = result.and(self.foca.broadcast(&mut self.out).map_err(swim));
-        self.finish(false);
+        self.finish();
         result
     }
 
@@ -280,17 +278,25 @@ impl Membership {
         self.shared.lock().topology.sync_items()
     }
 
-    /// Applies an item from a full-state sync received over a QUIC stream. Such items are not
+    /// Applies an item from a full-state sync received over a QUIC stream (copies of items
+    /// already settled are skipped unparsed). Such items are not
     /// relayed (the mesh already has them), except parts that were waiting for a certificate.
     pub fn apply_sync_item(&mut self, now: Micros, item: &[u8]) {
         self.begin(now);
-        let _ = self.shared.lock().topology.apply_item(now, item);
-        self.finish(false);
+        let _ = self.shared.lock().apply_received(item);
+        self.finish();
     }
 
     /// Live (alive or suspect) members, in name order.
     pub fn members(&self) -> impl Iterator<Item = (&NodeId, MemberState)> {
-        self.mirror.active()
+        let mut live: Vec<(&NodeId, MemberState)> = self
+            .foca
+            .iter_membership_state()
+            .filter(|m| active(m.state()))
+            .map(|m| (m.id(), m.state().into()))
+            .collect();
+        live.sort_unstable_by(|a, b| a.0.key().cmp(b.0.key()));
+        live.into_iter()
     }
 
     /// How many live members foca holds.
@@ -338,23 +344,33 @@ impl Membership {
 
     /// After any foca call: relay parts freed from parking, turn notifications into events,
     /// report member changes, count output.
-    fn finish(&mut self, mut dirty: bool) {
-        let (unparked, still_parked) = {
+    fn finish(&mut self) {
+        let still_parked = {
             let mut shared = self.shared.lock();
-            (
-                shared.topology.take_unparked(),
-                shared.topology.pending_len(),
-            )
+            for item in shared.topology.take_unparked() {
+                shared.relay.push(None, item);
+            }
+            shared.topology.pending_len()
         };
-        for item in unparked {
+        while self.foca.custom_broadcast_backlog() < RELAY_WINDOW {
+            let Some((id, item)) = self.shared.lock().relay.pop() else {
+                break;
+            };
+            self.shared.lock().relaying = id;
             let _ = self.foca.add_broadcast(&item);
+            // In case foca refused the item before asking the handler.
+            self.shared.lock().relaying = None;
         }
         self.request_sync_if_stuck(still_parked);
         for note in std::mem::take(&mut self.out.notifications) {
             match note {
-                OwnedNotification::MemberUp(_)
-                | OwnedNotification::MemberDown(_)
-                | OwnedNotification::Rename(..) => dirty = true,
+                OwnedNotification::MemberUp(id) | OwnedNotification::MemberDown(id) => {
+                    self.mirror.note(&id)
+                }
+                OwnedNotification::Rename(old, new) => {
+                    self.mirror.note(&old);
+                    self.mirror.note(&new);
+                }
                 OwnedNotification::Active => {
                     self.events.push_back(MembershipEvent::Active);
                     if let Some(member) = self.foca.iter_members().next() {
@@ -368,7 +384,10 @@ impl Membership {
                 }
             }
         }
-        if dirty {
+        for id in self.out.suspected.drain(..) {
+            self.mirror.note(&id);
+        }
+        {
             let first_new = self.events.len();
             self.mirror
                 .sync(self.foca.iter_membership_state(), &mut self.events);
@@ -387,6 +406,12 @@ impl Membership {
 }
 
 impl Membership {
+    /// Panics if the mirror differs from foca's member table (tests).
+    #[cfg(test)]
+    pub(super) fn check_mirror(&self) {
+        self.mirror.check(self.foca.iter_membership_state());
+    }
+
     fn request_sync_if_stuck(&mut self, parked: usize) {
         let now = self.out.now;
         if parked == 0 {

@@ -35,6 +35,10 @@ pub enum MembershipError {
     /// Applying the datagram would hold more than [`super::MembershipConfig::max_members`] members.
     #[error("member table full")]
     TooManyMembers,
+    /// The datagram names a node whose name has the same hash as another name this node
+    /// holds (foca would take the two for one member); ~2^-64 per name pair by accident.
+    #[error("two node names share a member key")]
+    NameClash,
     /// foca refused the input; its state may still have changed (its outputs are queued).
     #[error("swim: {0}")]
     Swim(String),
@@ -56,6 +60,13 @@ pub struct MembershipCounters {
     pub spoofed: u64,
     /// Dropped: member table full.
     pub table_full: u64,
+    /// Dropped: a name clashes with another name's member key.
+    pub name_clash: u64,
+    /// Suspicion timers dropped because the member refuted in time (foca would have told
+    /// the live member that it was down; see `Membership::handle_timer`).
+    pub refuted_timers: u64,
+    /// Gossip items dropped unparsed as copies of items already settled.
+    pub duplicate_items: u64,
     /// Datagrams produced.
     pub sent: u64,
     /// Bytes produced.

@@ -6,8 +6,20 @@
 //! `(bump, leaving)` wins. Because every datagram's sender identity is checked against the
 //! name in the sender's verified QUIC certificate ([`super::Membership::handle_data`]), only
 //! the node itself can speak under its name.
+//!
+//! foca finds a member by scanning its whole table and comparing `addr()`s, several times per
+//! datagram, and keeps its queue of updates in a heap keyed by `addr()`. So the name carries
+//! a hash of it ([`NameKey`]), foca's key is that hash alone ([`NameHash`]: one word to copy
+//! and compare, no reference count to touch), and an identity is 64 bytes so a scan of the
+//! table reads little memory. Equality of identities stays exact (equal hashes fall through to the bytes); for the key,
+//! the membership core refuses any datagram naming a second name with a hash it already
+//! holds (see `inspect.rs`), so within one node a hash stands for one name. The hash is
+//! SipHash-1-3: finding a name that shares a given name's hash takes ~2^64 tries.
 
+use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -17,10 +29,79 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::topology::claim::valid_name;
 
+/// A node name behind a hash of it. Equal exactly when the names are equal; ordered by name.
+#[derive(Clone)]
+pub(super) struct NameKey {
+    hash: u64,
+    name: Arc<str>,
+}
+
+impl NameKey {
+    fn new(name: &str) -> NameKey {
+        // std's SipHash-1-3 with its fixed key: stable within a process, which is all a
+        // member key needs (it is never sent).
+        let mut h = DefaultHasher::new();
+        h.write(name.as_bytes());
+        NameKey {
+            hash: h.finish(),
+            name: Arc::from(name),
+        }
+    }
+
+    /// The name's hash: foca's member key.
+    pub(super) fn hash64(&self) -> u64 {
+        self.hash
+    }
+
+    /// The name.
+    pub(super) fn as_str(&self) -> &str {
+        &self.name
+    }
+}
+
+impl PartialEq for NameKey {
+    fn eq(&self, other: &NameKey) -> bool {
+        // The padding is zeros, so the arrays are equal exactly when the names are.
+        self.hash == other.hash && self.name == other.name
+    }
+}
+
+impl Eq for NameKey {}
+
+impl Hash for NameKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl PartialOrd for NameKey {
+    fn partial_cmp(&self, other: &NameKey) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for NameKey {
+    fn cmp(&self, other: &NameKey) -> Ordering {
+        self.name.cmp(&other.name)
+    }
+}
+
+impl fmt::Debug for NameKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// foca's member key ([`foca::Identity::Addr`]): the hash of the node name (see the module
+/// docs for why one hash stands for one name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NameHash(u64);
+
 /// A member as SWIM knows it. Compared whole: a restart (new bump) is a new identity.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct NodeId {
-    name: Arc<str>,
+    // First, so a comparison of two different members usually ends at the name's hash.
+    name: NameKey,
     addr: SocketAddr,
     bump: u32,
     leaving: bool,
@@ -42,8 +123,9 @@ impl NodeId {
         if !valid_name(name) {
             return Err(InvalidName(name.to_owned()));
         }
+        let name = NameKey::new(name);
         Ok(NodeId {
-            name: Arc::from(name),
+            name,
             addr,
             bump,
             leaving: false,
@@ -58,6 +140,18 @@ impl NodeId {
 
     /// The node name.
     pub fn name(&self) -> &str {
+        self.name.as_str()
+    }
+
+    /// `self` with its name's hash replaced (tests of hash clashes).
+    #[cfg(test)]
+    pub(super) fn with_hash(mut self, hash: u64) -> NodeId {
+        self.name.hash = hash;
+        self
+    }
+
+    /// The name as foca's member key: cheap to compare, hash and copy.
+    pub(super) fn key(&self) -> &NameKey {
         &self.name
     }
 
@@ -87,7 +181,7 @@ impl NodeId {
 
 impl fmt::Debug for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}#{}@{}", self.name, self.bump, self.addr)?;
+        write!(f, "{}#{}@{}", self.name(), self.bump, self.addr)?;
         if self.leaving {
             f.write_str("(leaving)")?;
         }
@@ -102,7 +196,7 @@ impl fmt::Display for NodeId {
 }
 
 impl foca::Identity for NodeId {
-    type Addr = Arc<str>;
+    type Addr = NameHash;
 
     fn renew(&self) -> Option<NodeId> {
         Some(NodeId {
@@ -112,8 +206,8 @@ impl foca::Identity for NodeId {
         })
     }
 
-    fn addr(&self) -> Arc<str> {
-        self.name.clone()
+    fn addr(&self) -> NameHash {
+        NameHash(self.name.hash)
     }
 
     fn win_addr_conflict(&self, adversary: &NodeId) -> bool {
@@ -124,7 +218,7 @@ impl foca::Identity for NodeId {
 impl Serialize for NodeId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("NodeId", 4)?;
-        st.serialize_field("name", &*self.name)?;
+        st.serialize_field("name", self.name())?;
         st.serialize_field("addr", &self.addr)?;
         st.serialize_field("bump", &self.bump)?;
         st.serialize_field("leaving", &self.leaving)?;
@@ -135,8 +229,10 @@ impl Serialize for NodeId {
 #[derive(Deserialize)]
 #[cfg_attr(test, derive(Serialize))]
 #[serde(rename = "NodeId")]
-struct Wire {
-    name: String,
+struct Wire<'a> {
+    // Borrowed from the datagram when the decoder allows it (postcard does): no allocation.
+    #[serde(borrow)]
+    name: Cow<'a, str>,
     addr: SocketAddr,
     bump: u32,
     leaving: bool,
@@ -148,8 +244,9 @@ impl<'de> Deserialize<'de> for NodeId {
         if !valid_name(&w.name) {
             return Err(D::Error::custom("invalid node name"));
         }
+        let name = NameKey::new(&w.name);
         Ok(NodeId {
-            name: Arc::from(w.name),
+            name,
             addr: w.addr,
             bump: w.bump,
             leaving: w.leaving,
@@ -184,6 +281,19 @@ mod tests {
         );
         assert_eq!(Identity::addr(&a), Identity::addr(&renewed));
         assert!(NodeId::new("x", addr, u32::MAX).unwrap().renew().is_none());
+    }
+
+    #[test]
+    fn identities_are_small_and_equal_only_by_name_bump_addr_and_leaving() {
+        // foca scans its member table per datagram: the size is the memory read per member.
+        assert!(std::mem::size_of::<NodeId>() <= 64);
+        let addr: SocketAddr = "192.0.2.1:4433".parse().unwrap();
+        let a = NodeId::new("relay-1", addr, 1).unwrap();
+        assert_eq!(a, NodeId::new("relay-1", addr, 1).unwrap());
+        assert_ne!(a, NodeId::new("relay-2", addr, 1).unwrap());
+        assert_ne!(a.key(), NodeId::new("relay-2", addr, 1).unwrap().key());
+        assert!(a.key() < NodeId::new("relay-2", addr, 1).unwrap().key());
+        assert_eq!(a.name(), "relay-1");
     }
 
     #[test]

@@ -17,6 +17,8 @@
 //! - `identity.rs`: [`NodeId`], foca's identity type (name, control address, bump).
 //! - `config.rs`: [`MembershipConfig`], LAN/WAN presets, detection-time and traffic bounds.
 //! - `core.rs`: [`Membership`], the core the actor drives.
+//! - `inspect.rs`: the checks a datagram passes before foca sees it (and the copy without the
+//!   updates foca already holds).
 //! - `error.rs`: [`MembershipError`], [`MembershipCounters`].
 //! - `runtime.rs`: foca's runtime as a collector of [`Transmit`]s and [`ScheduledTimer`]s.
 //! - `handler.rs`: topology items as foca custom broadcasts.
@@ -30,10 +32,13 @@ mod error;
 mod events;
 mod handler;
 mod identity;
+mod inspect;
 pub mod resolve;
 mod runtime;
 pub mod seeds;
 
+#[cfg(test)]
+mod loss_tests;
 #[cfg(test)]
 mod resolve_tests;
 #[cfg(test)]

@@ -61,6 +61,8 @@ pub(super) struct Collector {
     pub(super) transmits: VecDeque<Transmit>,
     pub(super) timers: VecDeque<ScheduledTimer>,
     pub(super) notifications: Vec<OwnedNotification<NodeId>>,
+    /// Members a failed probe made suspect (foca reports that only through the timer).
+    pub(super) suspected: Vec<NodeId>,
     pub(super) sent: u64,
     pub(super) sent_bytes: u64,
 }
@@ -80,6 +82,9 @@ impl Runtime<NodeId> for Collector {
     }
 
     fn submit_after(&mut self, event: Timer<NodeId>, after: std::time::Duration) {
+        if let Timer::ChangeSuspectToDown { member_id, .. } = &event {
+            self.suspected.push(member_id.clone());
+        }
         self.timers.push_back(ScheduledTimer {
             at: self.now + after,
             timer: MembershipTimer(event),

@@ -187,6 +187,8 @@ impl TestNet {
         let Some(m) = self.nodes[i].as_mut() else {
             return;
         };
+        // Every test run checks that the incremental mirror never drifts from foca's table.
+        m.check_mirror();
         let mut transmits = Vec::new();
         while let Some(t) = m.poll_transmit() {
             transmits.push(t);

@@ -45,7 +45,8 @@ pub use report::{
 };
 
 /// Most nodes a run accepts (the topology's default node bound, and a memory bound: each node
-/// holds every other node, so memory grows as N²; 2,000 nodes take well under 1 GB).
+/// holds every other node and its claim, so memory grows as N²: ~1 GB at 500 nodes, ~4 GB
+/// at 1,000, so 2,000 would need ~16 GB).
 pub const MAX_NODES: usize = 4_000;
 
 /// The membership timing preset.

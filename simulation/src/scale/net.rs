@@ -78,7 +78,9 @@ pub(super) enum Event {
     Timer {
         node: u32,
         life: u32,
-        timer: MembershipTimer,
+        /// Boxed: a timer holds a member identity (~130 bytes), and the queue moves its
+        /// entries on every push and pop.
+        timer: Box<MembershipTimer>,
     },
     /// A full-state sync from `from` reaches `to` (a QUIC stream in a real node: reliable,
     /// one round trip).
