@@ -32,7 +32,9 @@ use lightspeed_protocol::control::LinkReport;
 use lightspeed_protocol::fec::FecScheme;
 
 use crate::fec_policy::{self, DEFAULT_PPS};
-use crate::routing::adaptive_fec::{AdaptiveFec, FecChoice, FecConfig, LossEstimate, Placement};
+use crate::routing::adaptive_fec::{
+    self, AdaptiveFec, FecChoice, FecConfig, LossEstimate, Placement,
+};
 
 /// Samples (one per report, about a second apart) the long loss window spans.
 pub const WINDOW_SAMPLES: usize = 10;
@@ -88,18 +90,7 @@ pub struct FecControl {
 /// `scheme` as an [`AdaptiveFec`] state when it was not chosen by the core (the session's
 /// start, a proxy's different answer): overhead from its shape, prediction unknown.
 pub fn describe(scheme: FecScheme, pps: Option<u32>) -> FecChoice {
-    let (overhead, gaps) = match scheme {
-        FecScheme::Off => (0.0, 0),
-        FecScheme::Duplicate => (1.0, 0),
-        FecScheme::Xor { k } => (1.0 / f64::from(k.max(1)), u32::from(k.max(1)) - 1),
-        FecScheme::ReedSolomon { k, m } => {
-            (f64::from(m) / f64::from(k.max(1)), u32::from(k.max(1)) - 1)
-        }
-        FecScheme::Sliding {
-            repairs, interval, ..
-        } => (f64::from(repairs) / f64::from(interval.max(1)), 1),
-        _ => (1.0, 1),
-    };
+    let (overhead, gaps) = adaptive_fec::shape(scheme);
     FecChoice {
         scheme,
         placement: Placement::SamePath,

@@ -172,8 +172,7 @@ fn options(est: &LossEstimate, cfg: &FecConfig, mut f: impl FnMut(FecChoice)) {
             } else {
                 FecScheme::ReedSolomon { k, m }
             };
-            let overhead = f64::from(m) / f64::from(k);
-            let gaps = u32::from(k - 1);
+            let (overhead, gaps) = shape(scheme);
             // Members 0..=k-3 of a group wait two gaps or more for its end.
             let late = p * f64::from(k.saturating_sub(2)) / f64::from(k);
             let same = block_residual(p, k, m, b, None);
@@ -205,7 +204,7 @@ fn options(est: &LossEstimate, cfg: &FecConfig, mut f: impl FnMut(FecChoice)) {
                 repairs,
                 interval,
             };
-            let overhead = f64::from(repairs) / f64::from(interval);
+            let (overhead, gaps) = shape(scheme);
             let late = p * pred.late;
             push(
                 scheme,
@@ -213,9 +212,26 @@ fn options(est: &LossEstimate, cfg: &FecConfig, mut f: impl FnMut(FecChoice)) {
                 gap + ms,
                 overhead,
                 (pred.residual, late),
-                1,
+                gaps,
             );
         }
+    }
+}
+
+/// A scheme's parity overhead (parity packets per data packet) and the packet gaps its
+/// slowest recovery waits for: what follows from its shape alone, whatever the loss.
+pub fn shape(scheme: FecScheme) -> (f64, u32) {
+    match scheme {
+        FecScheme::Off => (0.0, 0),
+        FecScheme::Duplicate => (1.0, 0),
+        FecScheme::Xor { k } => (1.0 / f64::from(k.max(1)), u32::from(k.max(1)) - 1),
+        FecScheme::ReedSolomon { k, m } => {
+            (f64::from(m) / f64::from(k.max(1)), u32::from(k.max(1)) - 1)
+        }
+        FecScheme::Sliding {
+            repairs, interval, ..
+        } => (f64::from(repairs) / f64::from(interval.max(1)), 1),
+        _ => (1.0, 1),
     }
 }
 
