@@ -43,7 +43,8 @@ pub fn stats(dp: &DataPlane, id: SessionId) -> Option<EndpointStats> {
     let entry = dp.table.get(id)?;
     let state = entry.state.lock();
     match &*state {
-        SessionState::Edge { session, .. } => Some(session.endpoint.stats()),
+        // The edge's figures carry the RTT of the path the game is on.
+        SessionState::Edge { session, .. } => Some(session.stats()),
         // The proxy's figures carry its server leg.
         SessionState::Proxy { session, .. } => Some(session.stats()),
         SessionState::Relay(_) => None,

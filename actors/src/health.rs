@@ -41,15 +41,8 @@ pub fn snapshot(table: &SessionTable) -> Vec<SessionHealth> {
         .map(|e| {
             let state = e.state.lock();
             let (role, stats) = match &*state {
-                SessionState::Edge { session, .. } => {
-                    // Probes of both paths feed the endpoint's RTT; the session's RTT is the
-                    // path carrying the game (what `saved_ms` compares with direct).
-                    let mut stats = session.endpoint.stats();
-                    if let Some(rtt) = session.path_rtt(session.active_path()) {
-                        stats.srtt_us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
-                    }
-                    ("edge", stats)
-                }
+                // The RTT of the path carrying the game (what `saved_ms` compares with direct).
+                SessionState::Edge { session, .. } => ("edge", session.stats()),
                 SessionState::Proxy { session, .. } => ("proxy", session.stats()),
                 SessionState::Relay(_) => ("relay", EndpointStats::default()),
             };

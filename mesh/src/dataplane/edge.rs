@@ -19,7 +19,7 @@ use lightspeed_protocol::Micros;
 use lightspeed_protocol::header::{Packet, PacketType};
 
 use super::DropReason;
-use super::endpoint::{Endpoint, EndpointOutput};
+use super::endpoint::{Endpoint, EndpointOutput, EndpointStats};
 use super::liveness::{FailoverClock, FailoverRecord, LivenessConfig, PathLiveness};
 use super::multipath::{DuplicateGate, LossWindow, MultipathConfig, MultipathMode};
 
@@ -188,6 +188,17 @@ impl EdgeSession {
     /// Smoothed RTT of path `id` from its keepalive probes.
     pub fn path_rtt(&self, id: u8) -> Option<Duration> {
         self.slot(usize::from(id)).and_then(|s| s.srtt)
+    }
+
+    /// The endpoint's figures with the RTT of the path carrying the game. The endpoint's own
+    /// RTT averages the probe replies of both paths, so with a standby on a slower path it
+    /// reads somewhere between the two: never what the player gets.
+    pub fn stats(&self) -> EndpointStats {
+        let mut stats = self.endpoint.stats();
+        if let Some(rtt) = self.path_rtt(self.active_path()) {
+            stats.srtt_us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
+        }
+        stats
     }
 
     /// Whether game datagrams are duplicated on the standby now.

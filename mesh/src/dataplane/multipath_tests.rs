@@ -489,3 +489,45 @@ fn a_packet_late_on_the_path_the_edge_left_does_not_pull_the_replies_back() {
     let got: Vec<Vec<u8>> = n.p.delivered.drain(..).collect();
     assert_eq!(got, vec![vec![61u8], vec![60u8]], "both delivered");
 }
+
+/// One keepalive round: the probes due at `t` go out; path 1's answer comes back at once,
+/// path 0's (through the relay) `slow` later.
+fn probe_round(n: &mut Net, t: Micros, slow: Duration) {
+    n.edge.poll(t, &mut n.e);
+    let (via_relay, direct): (Vec<_>, Vec<_>) =
+        n.e.sent
+            .drain(..)
+            .partition(|(to, _)| to.to_string() == RELAY);
+    n.e.sent.extend(direct);
+    n.run(t);
+    n.e.sent.extend(via_relay);
+    n.run(t + slow);
+}
+
+#[test]
+fn the_session_rtt_is_the_active_paths_not_a_mix_of_both() {
+    let mut n = Net::bound_both(MultipathMode::Off);
+    let keepalive = Duration::from_millis(250);
+    let slow = Duration::from_millis(40);
+    let mut t = Micros(0);
+    for _ in 0..40 {
+        t = t + keepalive;
+        probe_round(&mut n, t, slow);
+    }
+    let ms = |us: u64| us as f64 / 1e3;
+    let rtt0 = n.edge.path_rtt(0).unwrap();
+    let rtt1 = n.edge.path_rtt(1).unwrap();
+    assert!((rtt0.as_secs_f64() * 1e3 - 40.0).abs() < 1.0, "{rtt0:?}");
+    assert!(rtt1 < Duration::from_millis(1), "{rtt1:?}");
+    // The endpoint alone averages the probe replies of both paths: between the two.
+    let mixed = ms(n.edge.endpoint.stats().srtt_us);
+    assert!(mixed > 5.0 && mixed < 35.0, "{mixed}");
+    // The session's figure is the path carrying the game, before and after a switch.
+    assert!((ms(n.edge.stats().srtt_us) - 40.0).abs() < 1.0);
+    assert!(n.edge.switch_to(1, t));
+    assert!(
+        ms(n.edge.stats().srtt_us) < 1.0,
+        "{}",
+        n.edge.stats().srtt_us
+    );
+}
