@@ -187,7 +187,7 @@ target = "{}"
     // The estimates converge (EWMAs of 200 ms probes and of the session's own packets):
     // direct ≈ 40 ms, the session ≈ 0 ms, so ≈ 40 ms saved.
     let mut settled = serde_json::Value::Null;
-    let mut read = |next: &mut u32| {
+    let read = |next: &mut u32| {
         let _ = first.burst(*next..*next + 20, PPS, Duration::from_millis(200));
         *next += 20;
         sessions(&edge).first().cloned().unwrap_or_default()
