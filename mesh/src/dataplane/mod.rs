@@ -8,6 +8,7 @@
 //! - `link_probe.rs`: link probes on the data port: answering peers' probes in place, handing
 //!   the replies to ours to the prober.
 //! - `relay.rs`: a relay's transit entry (pure).
+//! - `relay_window.rs`: a relay's replay window that survives an FEC switch (pure).
 //! - `endpoint.rs`: the edge or proxy end of a session's tunnel (pure): sequence numbers, FEC,
 //!   replay, probes, RTT/jitter/loss.
 //! - `fec_switch.rs`: changing a running session's FEC scheme at an agreed sequence number
@@ -34,6 +35,7 @@ pub mod liveness;
 pub mod multipath;
 pub mod proxy;
 pub mod relay;
+pub mod relay_window;
 pub mod server_leg;
 mod sink;
 pub mod table;

@@ -10,18 +10,19 @@ use std::net::SocketAddr;
 
 use lightspeed_protocol::Micros;
 use lightspeed_protocol::header::{Header, PacketType};
-use lightspeed_protocol::replay::{ReplayError, ReplayWindow};
+use lightspeed_protocol::replay::ReplayError;
 
 use super::DropReason;
 use super::limiter::TokenBucket;
+use super::relay_window::RelayWindow;
 
 /// Transit state of one session on a relay.
 #[derive(Debug, Clone)]
 pub struct RelayState {
     upstream: SocketAddr,
     downstream: Option<SocketAddr>,
-    replay_up: ReplayWindow,
-    replay_down: ReplayWindow,
+    replay_up: RelayWindow,
+    replay_down: RelayWindow,
     limiter: TokenBucket,
     last_seen: Micros,
 }
@@ -32,8 +33,8 @@ impl RelayState {
         RelayState {
             upstream,
             downstream: None,
-            replay_up: ReplayWindow::new(),
-            replay_down: ReplayWindow::new(),
+            replay_up: RelayWindow::new(),
+            replay_down: RelayWindow::new(),
             limiter,
             last_seen: now,
         }
