@@ -151,9 +151,28 @@ fn tick_for(config: &ProbeConfig) -> Duration {
     }
 }
 
-async fn recv(sock: &Option<UdpSocket>, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+/// One family's socket: tokio's half for receiving, a clone of the same socket for sending.
+/// Sends go straight to the kernel: tokio's `try_send_to` refuses (`WouldBlock`) until the
+/// reactor has reported the fresh socket writable, which lost the first query.
+struct Socket {
+    recv: UdpSocket,
+    send: std::net::UdpSocket,
+}
+
+impl Socket {
+    fn bind(addr: SocketAddr) -> std::io::Result<Socket> {
+        let std = bind_udp(addr)?.into_std()?;
+        let send = std.try_clone()?;
+        Ok(Socket {
+            recv: UdpSocket::from_std(std)?,
+            send,
+        })
+    }
+}
+
+async fn recv(sock: &Option<Socket>, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
     match sock {
-        Some(s) => s.recv_from(buf).await,
+        Some(s) => s.recv.recv_from(buf).await,
         None => std::future::pending().await,
     }
 }
@@ -164,8 +183,8 @@ struct Driver {
     stats: Arc<ServerProbeStats>,
     prober: Option<ServerProber>,
     base: ProberCounters,
-    v4: Option<UdpSocket>,
-    v6: Option<UdpSocket>,
+    v4: Option<Socket>,
+    v6: Option<Socket>,
     servers: HashMap<SessionId, Option<SocketAddr>>,
     by_server: HashMap<SocketAddr, Vec<Arc<Entry>>>,
     last_refresh: Option<lightspeed_protocol::Micros>,
@@ -232,10 +251,7 @@ impl Driver {
                 }
             }
         }
-        tracing::info!(
-            on = self.prober.is_some(),
-            "server probe settings applied"
-        );
+        tracing::info!(on = self.prober.is_some(), "server probe settings applied");
         // Rewrite every session's figure at once (cleared when probing went off).
         self.last_refresh = None;
         self.tick();
@@ -275,7 +291,7 @@ impl Driver {
             // A full socket buffer or an unreachable server loses the query, which is
             // what a lost query means.
             if let Some(s) = sock {
-                let _ = s.try_send_to(bytes, to);
+                let _ = s.send.send_to(bytes, to);
             }
         });
         self.stats.counts(self.base, p.counters());
@@ -288,11 +304,14 @@ impl Driver {
         self.servers
             .retain(|id, _| entries.iter().any(|e| e.id == *id));
         for e in entries {
-            let server = *self.servers.entry(e.id).or_insert_with(|| match &*e.state.lock() {
-                // The egress socket is connected to the session's server: asked once.
-                SessionState::Proxy { egress, .. } => egress.peer_addr().ok(),
-                _ => None,
-            });
+            let server = *self
+                .servers
+                .entry(e.id)
+                .or_insert_with(|| match &*e.state.lock() {
+                    // The egress socket is connected to the session's server: asked once.
+                    SessionState::Proxy { egress, .. } => egress.peer_addr().ok(),
+                    _ => None,
+                });
             if let Some(addr) = server {
                 self.by_server.entry(addr).or_default().push(e);
             }
@@ -324,7 +343,10 @@ impl Driver {
         s.passive_sessions.store(passive, Relaxed);
         s.passive_sum_us.store(passive_sum, Relaxed);
         let (targets, backed_off) = self.prober.as_ref().map_or((0, 0), |p| {
-            (p.len() as u64, p.targets().filter(|t| t.backed_off).count() as u64)
+            (
+                p.len() as u64,
+                p.targets().filter(|t| t.backed_off).count() as u64,
+            )
         });
         s.targets.store(targets, Relaxed);
         s.backed_off.store(backed_off, Relaxed);
@@ -339,7 +361,7 @@ impl Driver {
             (a || t.addr.is_ipv4(), b || t.addr.is_ipv6())
         });
         let bind = self.bind;
-        let open = |slot: &mut Option<UdpSocket>, unspecified: IpAddr| {
+        let open = |slot: &mut Option<Socket>, unspecified: IpAddr| {
             if slot.is_some() {
                 return;
             }
@@ -349,7 +371,7 @@ impl Driver {
                 // The egress sockets could not reach this family either.
                 Some(_) => return,
             };
-            match bind_udp(SocketAddr::new(ip, 0)) {
+            match Socket::bind(SocketAddr::new(ip, 0)) {
                 Ok(s) => *slot = Some(s),
                 Err(e) => tracing::warn!(%ip, error = %e, "server probe socket: bind failed"),
             }

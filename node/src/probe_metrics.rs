@@ -28,17 +28,50 @@ fn gauge(enc: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u64) ->
 pub(crate) fn encode(enc: &mut DescriptorEncoder<'_>, s: &ServerProbeSnapshot) -> fmt::Result {
     let c = &s.counters;
     for (name, help, value) in [
-        ("sent", "Game-server queries sent by the proxy's server prober.", c.sent),
-        ("answered", "Game-server queries answered (each answer is one RTT sample).", c.answered),
-        ("lost", "Game-server queries with no answer within 1 s.", c.lost),
-        ("ignored", "Datagrams on the prober's sockets that answered no outstanding query.", c.ignored),
-        ("refused", "Game servers not queried because the prober's table was full.", c.refused),
-        ("denied", "Game servers not queried because the destination policy refuses them.", c.denied),
-        ("backoffs", "Times a silent game server was backed off (or its backoff doubled).", c.backoffs),
+        (
+            "sent",
+            "Game-server queries sent by the proxy's server prober.",
+            c.sent,
+        ),
+        (
+            "answered",
+            "Game-server queries answered (each answer is one RTT sample).",
+            c.answered,
+        ),
+        (
+            "lost",
+            "Game-server queries with no answer within 1 s.",
+            c.lost,
+        ),
+        (
+            "ignored",
+            "Datagrams on the prober's sockets that answered no outstanding query.",
+            c.ignored,
+        ),
+        (
+            "refused",
+            "Game servers not queried because the prober's table was full.",
+            c.refused,
+        ),
+        (
+            "denied",
+            "Game servers not queried because the destination policy refuses them.",
+            c.denied,
+        ),
+        (
+            "backoffs",
+            "Times a silent game server was backed off (or its backoff doubled).",
+            c.backoffs,
+        ),
     ] {
         counter(enc, &format!("lightspeed_server_probe_{name}"), help, value)?;
     }
-    gauge(enc, "lightspeed_server_probe_targets", "Game servers the prober tracks now.", s.targets)?;
+    gauge(
+        enc,
+        "lightspeed_server_probe_targets",
+        "Game servers the prober tracks now.",
+        s.targets,
+    )?;
     gauge(
         enc,
         "lightspeed_server_probe_backed_off",

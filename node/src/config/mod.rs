@@ -28,11 +28,11 @@ use serde::Deserialize;
 
 pub use lightspeed_actors::fec_setting::{FecSetting, FecSettingError};
 pub use lightspeed_mesh::policy::{Cidr, CidrError};
-pub use server_probe::{ProbeKindName, ServerProbeSection};
 pub use sections::{
     EdgeSection, LimitsSection, LogFormat, MeshPreset, MeshSection, Multipath, NodeSection, Peer,
     PolicySection, ProxySection, Reach, Redirect, RouteMode, SelectorName, TlsSection, Token,
 };
+pub use server_probe::{ProbeKindName, ServerProbeSection};
 
 /// A whole node configuration. Every section is optional in the file and defaults as
 /// documented on its fields.

@@ -82,7 +82,7 @@ impl ServerProbeSection {
 
 /// Decodes hex digits (either case, an even number of them).
 fn hex(s: &str) -> Result<Vec<u8>, String> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(format!("'{s}' has an odd number of hex digits"));
     }
     s.as_bytes()
@@ -102,10 +102,9 @@ fn hex_field(field: &str, value: Option<&str>, max: usize) -> Check {
     };
     match hex(v) {
         Err(e) => fail(field, e),
-        Ok(b) if b.is_empty() || b.len() > max => fail(
-            field,
-            format!("{} bytes; 1 to {max} are allowed", b.len()),
-        ),
+        Ok(b) if b.is_empty() || b.len() > max => {
+            fail(field, format!("{} bytes; 1 to {max} are allowed", b.len()))
+        }
         Ok(_) => Ok(()),
     }
 }
@@ -129,7 +128,10 @@ pub(super) fn validate(s: &ServerProbeSection) -> Check {
         return fail(f("ports"), format!("{} entries; at most 64", s.ports.len()));
     }
     if let Some(i) = s.ports.iter().position(|&p| p == 0) {
-        return fail(format!("proxy.server_probe.ports[{i}]"), "port 0 is no server port");
+        return fail(
+            format!("proxy.server_probe.ports[{i}]"),
+            "port 0 is no server port",
+        );
     }
     if s.kind == ProbeKindName::Udp {
         hex_field(&f("payload_hex"), s.payload_hex.as_deref(), MAX_QUERY_LEN)?;
@@ -180,7 +182,10 @@ mod tests {
         };
         let set = a2s.settings(&DestinationPolicy::default()).unwrap();
         assert_eq!(set.kind, ProbeKind::A2s);
-        assert_eq!((set.interval, set.ports, set.max_targets), (Duration::from_secs(1), vec![27015], 1_024));
+        assert_eq!(
+            (set.interval, set.ports, set.max_targets),
+            (Duration::from_secs(1), vec![27015], 1_024)
+        );
     }
 
     #[test]
@@ -207,8 +212,13 @@ mod tests {
             error(&bad_interval),
             "proxy.server_probe.interval: 50ms is out of range; allowed 100ms to 60s"
         );
-        assert!(error(&udp("abc", "00")).starts_with("proxy.server_probe.payload_hex: 'abc' has an odd"));
-        assert!(error(&udp("zz", "00")).starts_with("proxy.server_probe.payload_hex: 'zz' is not hex"));
+        assert!(
+            error(&udp("abc", "00"))
+                .starts_with("proxy.server_probe.payload_hex: 'abc' has an odd")
+        );
+        assert!(
+            error(&udp("zz", "00")).starts_with("proxy.server_probe.payload_hex: 'zz' is not hex")
+        );
         assert_eq!(
             error(&udp(&"00".repeat(257), "00")),
             "proxy.server_probe.payload_hex: 257 bytes; 1 to 256 are allowed"
