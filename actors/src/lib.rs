@@ -20,7 +20,8 @@
 //! metrics and the end-of-session summary), `node.rs` (assembly and shutdown),
 //! `node_gossip.rs` (building the gossip half), `control.rs` (QUIC ↔ actor bridge, client
 //! pool), `link_probe.rs` (data-port link probing and what discovery and health share about
-//! links), `topology_sync.rs` (full topology sync over the control plane), `routing/` (path,
+//! links), `server_probe.rs` (the proxy's game-server prober task over
+//! `lightspeed_mesh::dataplane::server_probe`), `topology_sync.rs` (full topology sync over the control plane), `routing/` (path,
 //! failover and adaptive FEC cores; the FEC one is driven by the FecActor), one file per
 //! actor and per core.
 
@@ -43,6 +44,7 @@ mod node_gossip;
 pub mod route;
 pub mod route_auto;
 pub mod routing;
+pub mod server_probe;
 pub mod session;
 pub mod session_rows;
 pub mod session_view;

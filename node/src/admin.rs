@@ -17,6 +17,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use lightspeed_actors::mesh_view::{GossipCounters, MemberRow, MeshView};
+use lightspeed_actors::server_probe::ServerProbeStats;
 use lightspeed_actors::session_view::{SessionBook, SessionRow, row};
 use lightspeed_mesh::Role;
 use lightspeed_mesh::dataplane::Counters;
@@ -46,6 +47,8 @@ pub struct AdminState {
     pub mesh: MeshView,
     /// The node's session records (`/api/sessions`, FEC and path metrics).
     pub book: SessionBook,
+    /// The proxy's game-server probing figures (`[proxy.server_probe]`), for `/metrics`.
+    pub server_probe: Arc<ServerProbeStats>,
     role_tx: mpsc::Sender<RoleRequest>,
     role_rx: Arc<Mutex<Option<mpsc::Receiver<RoleRequest>>>>,
 }
@@ -78,6 +81,7 @@ impl AdminState {
             sessions: Arc::new(AtomicUsize::new(0)),
             mesh: MeshView::default(),
             book: SessionBook::default(),
+            server_probe: Arc::new(ServerProbeStats::default()),
             role_tx,
             role_rx: Arc::new(Mutex::new(Some(role_rx))),
         }
@@ -156,7 +160,13 @@ async fn health(State(state): State<AdminState>) -> axum::Json<Health> {
 }
 
 async fn metrics_text(State(state): State<AdminState>) -> Response {
-    match metrics::render(&state.counters, &state.sessions, &state.mesh, &state.book) {
+    match metrics::render(
+        &state.counters,
+        &state.sessions,
+        &state.mesh,
+        &state.book,
+        &state.server_probe,
+    ) {
         Ok(body) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response(),
         Err(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,

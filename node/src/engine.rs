@@ -205,6 +205,20 @@ pub async fn run(
     )
     .await
     .map_err(|e| anyhow::anyhow!("starting the node: {e}"))?;
+    // Queries to game servers (`[proxy.server_probe]`): the task runs on every node (a proxy
+    // role can be taken at runtime) and does nothing but read the table while off.
+    let (probe_tx, probe_rx) = tokio::sync::watch::channel(
+        config
+            .proxy
+            .server_probe
+            .settings(&config.proxy.destination_policy()),
+    );
+    let probe_task = lightspeed_actors::server_probe::spawn(
+        Arc::clone(&node.dp),
+        config.proxy.egress_bind,
+        probe_rx,
+        Arc::clone(&admin.server_probe),
+    );
     let mut role_requests = admin.take_role_requests();
     let mut gauge = tokio::time::interval(GAUGE_PERIOD);
     loop {
@@ -216,12 +230,14 @@ pub async fn run(
                 let _ = request.reply.send(result);
             }
             Some(()) = reloads.recv() => {
-                if let Ok(new) = reload(&node, &admin, &running, &source) {
+                if let Ok(new) = reload(&node, &admin, &running, &source, &probe_tx) {
                     running = new;
                 }
             }
         }
     }
+    // It holds the data plane: stopped first so the node's sockets go with the node.
+    probe_task.abort();
     node.shutdown().await;
     admin.sessions.store(0, Ordering::Relaxed);
     Ok(())

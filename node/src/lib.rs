@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod mesh_cmd;
 pub mod metrics;
 pub mod ml;
+mod probe_metrics;
 pub mod reload;
 mod session_metrics;
 pub mod shutdown;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lightspeed_actors::mesh_view::{MemberStatus, MeshView};
+use lightspeed_actors::server_probe::ServerProbeStats;
 use lightspeed_actors::session_view::SessionBook;
 use lightspeed_mesh::dataplane::counters::RTT_BUCKETS;
 use lightspeed_mesh::dataplane::{Counters, Direction, DropReason};
@@ -30,6 +31,7 @@ struct NodeCollector {
     sessions: Arc<AtomicUsize>,
     mesh: MeshView,
     book: SessionBook,
+    probe: Arc<ServerProbeStats>,
 }
 
 fn counter(enc: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u64) -> fmt::Result {
@@ -121,6 +123,7 @@ impl Collector for NodeCollector {
         )?;
         m.encode_histogram::<NoLabelSet>(snap.sum_seconds, count, &buckets, None)?;
         crate::session_metrics::encode(&mut enc, &self.book)?;
+        crate::probe_metrics::encode(&mut enc, &self.probe.snapshot())?;
         self.encode_mesh(&mut enc)
     }
 }
@@ -178,12 +181,14 @@ impl NodeCollector {
     }
 }
 
-/// The OpenMetrics text for the given counters, session count, mesh and session records.
+/// The OpenMetrics text for the given counters, session count, mesh, session records and
+/// server probing figures.
 pub fn render(
     counters: &Arc<Counters>,
     sessions: &Arc<AtomicUsize>,
     mesh: &MeshView,
     book: &SessionBook,
+    probe: &Arc<ServerProbeStats>,
 ) -> Result<String, fmt::Error> {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(NodeCollector {
@@ -191,6 +196,7 @@ pub fn render(
         sessions: Arc::clone(sessions),
         mesh: Arc::clone(mesh),
         book: book.clone(),
+        probe: Arc::clone(probe),
     }));
     let mut out = String::with_capacity(4096);
     prometheus_client::encoding::text::encode(&mut out, &registry)?;
@@ -224,6 +230,7 @@ mod tests {
             &sessions,
             &MeshView::default(),
             &SessionBook::default(),
+            &Arc::default(),
         )
         .unwrap();
 
@@ -271,6 +278,7 @@ mod tests {
             &sessions,
             &MeshView::default(),
             &SessionBook::default(),
+            &Arc::default(),
         )
         .unwrap();
         let v = |s: &str| value(&text, s);

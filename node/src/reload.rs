@@ -1,13 +1,18 @@
 //! Configuration reload on SIGHUP: re-read the file the node started from, validate it as at
 //! start, and apply what can change at runtime — roles (the same path as `ctl roles set`),
-//! static peers, mesh seeds and the reach book — without touching sessions. An invalid file
+//! static peers, mesh seeds, the reach book and `[proxy.server_probe]` — without touching
+//! sessions. An invalid file
 //! is refused with a logged error naming the field, and the running configuration stays.
 //! Fields that need sockets or identities rebuilt (listen addresses, TLS, limits, the edge
-//! and proxy sections, mesh timings) are reported as needing a restart and not applied.
+//! and proxy sections but `[proxy.server_probe]`, mesh timings) are reported as needing a
+//! restart and not applied. The server prober takes the reloaded destination policy with its
+//! settings; it only ever queries servers of admitted sessions, so it never queries what the
+//! policy in force at start refused either.
 
 use std::path::PathBuf;
 
 use lightspeed_actors::node::NodeHandle;
+use lightspeed_actors::server_probe::ProbeConfig;
 use lightspeed_actors::spec::PeerSpec;
 use lightspeed_mesh::Role;
 
@@ -30,6 +35,7 @@ pub fn reload(
     admin: &AdminState,
     running: &Config,
     source: &ConfigSource,
+    server_probe: &tokio::sync::watch::Sender<ProbeConfig>,
 ) -> Result<Config, String> {
     let refuse = |e: String| {
         tracing::error!(error = %e, "config reload refused; the running config stays");
@@ -81,6 +87,24 @@ pub fn reload(
         "config reloaded"
     );
     node.reload_peers(peers, seeds, reach);
+    if running.proxy.server_probe != new.proxy.server_probe
+        || (
+            &running.proxy.allow_destinations,
+            &running.proxy.deny_destinations,
+            running.proxy.allow_loopback_for_testing,
+        ) != (
+            &new.proxy.allow_destinations,
+            &new.proxy.deny_destinations,
+            new.proxy.allow_loopback_for_testing,
+        )
+    {
+        tracing::info!(kind = ?new.proxy.server_probe.kind, "config reload: server probe settings applied");
+        server_probe.send_replace(
+            new.proxy
+                .server_probe
+                .settings(&new.proxy.destination_policy()),
+        );
+    }
     Ok(new)
 }
 
@@ -116,8 +140,12 @@ fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
     if old.limits != new.limits {
         out.push("limits");
     }
-    if old.proxy != new.proxy {
-        out.push("proxy");
+    let without_probe = |c: &Config| crate::config::ProxySection {
+        server_probe: Default::default(),
+        ..c.proxy.clone()
+    };
+    if without_probe(old) != without_probe(new) {
+        out.push("proxy (all but proxy.server_probe)");
     }
     if old.edge != new.edge {
         out.push("edge");

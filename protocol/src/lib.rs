@@ -16,6 +16,8 @@
 //! - [`replay`]: the RFC 6479 style anti-replay window.
 //! - [`fec`]: FEC codecs (XOR parity, Reed-Solomon, duplication) behind one trait.
 //! - [`control`]: control-plane messages and their versioned, length-delimited envelope.
+//! - [`server_query`]: the queries a proxy times its leg to a game server with (A2S_INFO, an
+//!   operator's own), and strict matching of the answers.
 //!
 //! The byte-level specification is `docs/protocol.md`.
 
@@ -27,6 +29,7 @@ pub mod header;
 pub mod ids;
 pub mod mac;
 pub mod replay;
+pub mod server_query;
 pub mod time;
 
 pub use ids::{SessionId, SessionKey};

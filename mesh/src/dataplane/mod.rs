@@ -17,6 +17,8 @@
 //!   handshake, keepalives, dead-path detection; binding only on authenticated Binds.
 //! - `edge_failover.rs`: the edge's per-path state, switch to the standby and its undo (pure).
 //! - `server_leg.rs`: the proxy → game server leg's RTT from the game traffic (pure).
+//! - `server_probe.rs`: the same leg timed by queries the server answers (A2S_INFO, an
+//!   operator's own): a bounded table of servers, one query outstanding each, backoff (pure).
 //! - `liveness.rs`: per-path dead-path detection and the failover clock (pure).
 //! - `multipath.rs`: the duplicate gate and the downstream loss window (pure).
 //! - `io.rs`: the packet loops (data, redirect, egress, timers) driving the cores — the shell.
@@ -37,6 +39,7 @@ pub mod proxy;
 pub mod relay;
 pub mod relay_window;
 pub mod server_leg;
+pub mod server_probe;
 mod sink;
 pub mod table;
 

@@ -12,6 +12,9 @@
 //!
 //! The game traffic through the session also times the leg to the game server
 //! (`server_leg.rs`): an upstream game datagram delivered, the server's next datagram back.
+//! Where the proxy also queries the server (`server_probe.rs`), its driver writes the probed
+//! estimate here once per answer; [`ProxySession::stats`] reports it in preference, since the
+//! passive one reads low once the leg is longer than the game's packet interval.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -61,6 +64,7 @@ pub struct ProxySession {
     /// pull the replies back onto it.
     newest_data: Option<u32>,
     server_leg: ServerLeg,
+    probed_server_rtt_us: Option<u64>,
 }
 
 impl ProxySession {
@@ -75,6 +79,7 @@ impl ProxySession {
             primary: 0,
             newest_data: None,
             server_leg: ServerLeg::default(),
+            probed_server_rtt_us: None,
         }
     }
 
@@ -217,10 +222,25 @@ impl ProxySession {
         &self.server_leg
     }
 
-    /// The endpoint's figures with the server leg filled in.
+    /// Sets the server leg's RTT as the server prober measures it (µs), or `None` when the
+    /// prober has no current figure (the server stopped answering, probing was turned off).
+    pub fn set_probed_server_rtt(&mut self, us: Option<u64>) {
+        self.probed_server_rtt_us = us;
+    }
+
+    /// The probed server leg RTT, µs, while it is current.
+    pub fn probed_server_rtt_us(&self) -> Option<u64> {
+        self.probed_server_rtt_us
+    }
+
+    /// The endpoint's figures with the server leg filled in: the probed figure while there
+    /// is one, else the passive one (0: neither yet).
     pub fn stats(&self) -> EndpointStats {
         EndpointStats {
-            server_rtt_us: self.server_leg.srtt_us().unwrap_or(0),
+            server_rtt_us: self
+                .probed_server_rtt_us
+                .or(self.server_leg.srtt_us())
+                .unwrap_or(0),
             ..self.endpoint.stats()
         }
     }
@@ -235,4 +255,67 @@ impl ProxySession {
 
 fn other(p: usize) -> usize {
     1 - p.min(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lightspeed_protocol::fec::FecField;
+    use lightspeed_protocol::header::{self, Header, MAX_PACKET_LEN};
+    use lightspeed_protocol::{SessionId, SessionKey};
+
+    const KEY: SessionKey = SessionKey([9; 32]);
+
+    #[derive(Default)]
+    struct Out(Vec<Vec<u8>>);
+
+    impl EndpointOutput for Out {
+        fn to_peer(&mut self, _to: SocketAddr, _header: &Header, _payload: &[u8]) {}
+        fn deliver(&mut self, payload: &[u8]) {
+            self.0.push(payload.to_vec());
+        }
+        fn dropped(&mut self, _reason: DropReason) {}
+    }
+
+    fn packet(t: PacketType, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let h = Header {
+            packet_type: t,
+            path: 0,
+            session: SessionId(3),
+            seq,
+            timestamp: 0,
+            fec: FecField::NONE,
+        };
+        let mut buf = vec![0u8; MAX_PACKET_LEN];
+        let n = header::seal(&h, &KEY, payload, &mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    }
+
+    #[test]
+    fn the_probed_server_rtt_wins_over_the_passive_one_while_set() {
+        let edge: SocketAddr = "198.51.100.10:50000".parse().unwrap();
+        let mut p = ProxySession::new(
+            Endpoint::new(SessionId(3), None, None, Micros(0)),
+            TokenBucket::new(0, 1, Micros(0)),
+        );
+        let mut out = Out::default();
+        let bind = packet(PacketType::Bind, 1, &[1; 8]);
+        let bind = header::parse(&bind).unwrap().verify(&KEY).unwrap();
+        p.on_packet(Micros(0), edge, &bind, &mut out).unwrap();
+        let data = packet(PacketType::Data, 2, b"game");
+        let data = header::parse(&data).unwrap().verify(&KEY).unwrap();
+        p.on_packet(Micros(1_000), edge, &data, &mut out).unwrap();
+        assert_eq!(out.0, vec![b"game".to_vec()]);
+        // The server answers 6 ms later: the passive estimate (a long leg reads low like this).
+        p.from_server(Micros(7_000), b"reply", &mut out);
+        assert_eq!(p.stats().server_rtt_us, 6_000);
+        p.set_probed_server_rtt(Some(30_000));
+        assert_eq!(p.stats().server_rtt_us, 30_000);
+        assert_eq!(p.probed_server_rtt_us(), Some(30_000));
+        assert_eq!(p.server_leg().srtt_us(), Some(6_000));
+        // The prober lost the server: back to the passive figure.
+        p.set_probed_server_rtt(None);
+        assert_eq!(p.stats().server_rtt_us, 6_000);
+    }
 }

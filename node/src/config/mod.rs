@@ -8,12 +8,13 @@
 //! in `docs/configuration.md`.
 //!
 //! Layout: `sections.rs` (the structs and defaults), `validate.rs` (semantic checks),
-//! `validate_mesh.rs` (the `[mesh]` checks),
+//! `validate_mesh.rs` (the `[mesh]` checks), `server_probe.rs` (`[proxy.server_probe]`),
 //! `toml_path.rs` (maps a TOML error's position to a key path). IP
 //! prefixes and the destination policy are `lightspeed_mesh::policy`'s, the same code the
 //! data plane enforces.
 
 mod sections;
+mod server_probe;
 mod toml_path;
 mod validate;
 mod validate_mesh;
@@ -31,6 +32,7 @@ pub use sections::{
     EdgeSection, LimitsSection, LogFormat, MeshPreset, MeshSection, Multipath, NodeSection, Peer,
     PolicySection, ProxySection, Reach, Redirect, RouteMode, SelectorName, TlsSection, Token,
 };
+pub use server_probe::{ProbeKindName, ServerProbeSection};
 
 /// A whole node configuration. Every section is optional in the file and defaults as
 /// documented on its fields.

@@ -158,6 +158,9 @@ pub struct ProxySection {
     pub allow_loopback_for_testing: bool,
     /// Source address for egress sockets towards game servers. Default: the OS picks.
     pub egress_bind: Option<IpAddr>,
+    /// `[proxy.server_probe]`: querying the game servers to time the leg to them. Off by
+    /// default.
+    pub server_probe: super::server_probe::ServerProbeSection,
 }
 
 impl ProxySection {

@@ -261,7 +261,7 @@ fn proxy(p: &ProxySection, is_proxy: bool) -> Check {
             );
         }
     }
-    Ok(())
+    super::server_probe::validate(&p.server_probe)
 }
 
 fn edge(config: &Config) -> Check {
