@@ -202,7 +202,7 @@ target = "{}"
         },
     );
     eprintln!(
-        "settled: direct {} ms, session {} ms, saved {} ms",
+        "settled: direct {} ms, session {} ms, saved {} ms; {settled}",
         settled["direct_rtt_ms"], settled["rtt_ms"], settled["saved_ms"]
     );
     // And it stays there: the session's RTT is the relay path's on every read (it once
@@ -213,6 +213,10 @@ target = "{}"
         assert!(rtt < 5.0, "the session's RTT on the relay path: {row}");
     }
     assert_eq!(settled["path_switches"], 1, "{settled}");
+    // Nothing was lost (every echo came back), and the session's figures say so.
+    for dir in ["upstream", "downstream"] {
+        assert_eq!(settled[dir]["loss_after_fec"], 0.0, "{dir}: {settled}");
+    }
     let switched = edge.proc.logs("path switched");
     assert_eq!(switched.len(), 1, "{switched:?}");
 
