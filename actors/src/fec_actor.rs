@@ -180,6 +180,9 @@ impl FecActor {
         let Some(st) = fec_serve::stats(&w.dp, id) else {
             return;
         };
+        let paths = fec_serve::with_edge(&w.dp, id, |s| {
+            (s.paths_settled(now), s.standby_figures(now))
+        });
         // Their data count as of answering, our deliveries now: aligned within the RTT.
         let local = w.book.update(id, |r| {
             r.local = LinkReport {
@@ -193,12 +196,16 @@ impl FecActor {
         let Some(local) = local else {
             return;
         };
-        let second = fec_serve::with_edge(&w.dp, id, |s| s.standby_figures(now))
-            .flatten()
-            .map(|f| SecondPath {
-                loss_ppm: f.loss_ppm,
-                extra_delay: f.extra_delay,
-            });
+        if paths.is_some_and(|(settled, _)| !settled) {
+            // A failover that may still be undone: which path is the standby may flip back
+            // within the next packet. This round's figures stay in the book; the controller
+            // takes the next round's (its counters are cumulative, nothing is lost).
+            return;
+        }
+        let second = paths.and_then(|(_, figures)| figures).map(|f| SecondPath {
+            loss_ppm: f.loss_ppm,
+            extra_delay: f.extra_delay,
+        });
         edge.control.set_second_path(second);
         let decided = edge.control.observe(now, &local, &remote);
         if let Some(est) = edge.control.estimate() {

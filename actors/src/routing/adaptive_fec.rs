@@ -183,12 +183,13 @@ pub fn find(
 /// The per-session FEC policy with hysteresis: FEC goes on as soon as loss exceeds the
 /// target and off only at or below `off_loss_ppm`; protection is raised at once and lowered
 /// only when a cheaper scheme would meet the target at `relax_factor` × the loss, at most
-/// once per `min_hold`. Otherwise, also at most once per `min_hold`, the session moves onto
-/// (or off) its second path when the best choice there costs no more and either brings the
-/// late share within the budget or predicts at most [`PLACEMENT_GAIN`] of the residual:
-/// without that, a session whose second path became known after its scheme settled (its
-/// probe figure needs a few seconds) would never use it. A second path that is gone (or too
-/// slow) leaves a scheme placed there without a prediction, which raises at once.
+/// once per `min_hold`. Otherwise the session moves onto (or off) its second path, towards
+/// the best choice, when that costs no more and either predicts at most [`PLACEMENT_GAIN`]
+/// of the residual (more protection: at once) or brings the late share within the budget
+/// (after `min_hold`): without that, a session whose second path became known after its
+/// scheme settled (its probe figure needs a few seconds) would never use it. A second path
+/// that is gone (or too slow) leaves a scheme placed there without a prediction, which
+/// raises at once.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdaptiveFec {
     cfg: FecConfig,
@@ -254,7 +255,7 @@ impl AdaptiveFec {
         };
         let next = next
             .filter(|n| n.scheme != cur.scheme || n.placement != cur.placement)
-            .or_else(|| held.then(|| self.placement_move(est)).flatten())?;
+            .or_else(|| self.placement_move(est, held))?;
         self.current = next;
         self.changed_at = now;
         Some(next)
@@ -262,9 +263,10 @@ impl AdaptiveFec {
 
     /// A move onto or off the second path that pays, at no more overhead (see the type's
     /// doc): the best choice now, when it or the scheme in use has its parity on the second
-    /// path, costs no more, meets the target, and either brings the late share within the
-    /// budget or at least halves the predicted residual without being later.
-    fn placement_move(&self, est: &LossEstimate) -> Option<FecChoice> {
+    /// path, costs no more, meets the target, and either at least halves the predicted
+    /// residual without being later (more protection: at once) or brings the late share
+    /// within the budget (only once the last change is `held` long enough).
+    fn placement_move(&self, est: &LossEstimate, held: bool) -> Option<FecChoice> {
         let cur = self.current;
         if cur.scheme == FecScheme::Off {
             return None;
@@ -284,6 +286,6 @@ impl AdaptiveFec {
         let safer = best.residual < here.residual
             && best.residual <= here.residual * PLACEMENT_GAIN
             && best.late <= budget.max(here.late);
-        (timelier || safer).then_some(best)
+        (safer || (timelier && held)).then_some(best)
     }
 }

@@ -370,14 +370,27 @@ fn a_running_session_moves_to_its_second_path_when_it_pays_and_back() {
         .update(s(9), &with_second(lossy, 40_000, 2))
         .expect("raised");
     assert_eq!((c.scheme, c.placement), (w8, Placement::SamePath));
-    // Clean again: back to the second path, but only after the hold.
-    assert_eq!(a.update(s(10), &two), None);
-    let c = a.update(s(14), &two).expect("moves after the hold");
-    assert_eq!(c.placement, Placement::SecondPath);
+    // At 0.5 % the copies there predict 2.5e-4, more than W8's 3.5e-5 but within the latency
+    // budget: a move for timeliness, so only after the 5 s hold.
+    let fair = with_second(lossy, 5_000, 2);
+    assert_eq!(choose(&fair, &cfg, false).placement, Placement::SecondPath);
+    assert_eq!(a.update(s(10), &fair), None);
+    let c = a.update(s(14), &fair).expect("moves after the hold");
+    assert_eq!(
+        (c.scheme, c.placement),
+        (FecScheme::Duplicate, Placement::SecondPath)
+    );
     // The standby goes away: the copies have no prediction, so protection is chosen again
     // at once, with the data.
     let c = a.update(s(15), &lossy).expect("standby gone");
     assert_eq!((c.scheme, c.placement), (w8, Placement::SamePath));
+    // Back and clean: the copies there lose nothing (W8: 3.5e-5), more protection at the
+    // same overhead, so at once.
+    let c = a.update(s(16), &two).expect("more protection at once");
+    assert_eq!(
+        (c.scheme, c.placement),
+        (FecScheme::Duplicate, Placement::SecondPath)
+    );
 }
 
 #[test]

@@ -254,6 +254,15 @@ impl EdgeSession {
         }
     }
 
+    /// Whether the paths' roles are settled: no failover that may still be undone. Within
+    /// [`UNDO_WINDOW`] of a failover the game may be back on its old path with the next
+    /// packet, so the active path and the standby may swap back at any moment; the adaptive
+    /// FEC sits such a moment out rather than judge the standby by the other path's figures.
+    pub fn paths_settled(&self, now: Micros) -> bool {
+        self.undo
+            .is_none_or(|(_, at)| now.saturating_since(at) > UNDO_WINDOW)
+    }
+
     /// The standby's figures for the adaptive FEC, while parity could go there: it is bound
     /// and answering, has a loss figure, and is not already carrying copies of the game
     /// (`multipath = "duplicate"`/`"adaptive"`, whose measured loss is both paths' together).

@@ -222,6 +222,7 @@ fn the_adaptive_fec_turns_cross_path_parity_on_and_off_at_run_time() {
     let mut n = Pair::new(MultipathMode::Off, true);
     assert_eq!(parity_paths(&play(&mut n, Micros(1_000), 4)), vec![0, 0]);
     assert_eq!(n.edge.parity_on_standby(), 0);
+    n.run_at(Micros(1_000), |_, _| false);
 
     n.edge.set_cross_parity(true);
     assert!(n.edge.cross_parity());
@@ -233,8 +234,9 @@ fn the_adaptive_fec_turns_cross_path_parity_on_and_off_at_run_time() {
             .all(|k| k.1 == 0 && k.0 == addr(RELAY))
     );
     assert_eq!(n.edge.parity_on_standby(), 2);
-    // The proxy mirrors it: its repairs go on path 1 too.
-    n.run();
+    // The proxy mirrors it at once (its last repairs from the edge came on path 1, though
+    // path 0 had some 1 ms before): its repairs go on path 1 too.
+    n.run_at(Micros(2_000), |_, _| false);
     n.p.sent.clear();
     for i in 0..4u8 {
         n.proxy.from_server(Micros(3_000), &[i; 30], &mut n.p);
@@ -242,11 +244,11 @@ fn the_adaptive_fec_turns_cross_path_parity_on_and_off_at_run_time() {
     assert_eq!(parity_paths(&kinds(&n.p.sent)), vec![1, 1]);
     n.p.sent.clear();
 
-    // A later choice puts it back behind the data, and the proxy follows within a group.
+    // A later choice puts it back behind the data, and the proxy follows at once.
     n.edge.set_cross_parity(false);
     assert_eq!(parity_paths(&play(&mut n, Micros(4_000), 4)), vec![0, 0]);
     assert_eq!(n.edge.parity_on_standby(), 2);
-    n.run();
+    n.run_at(Micros(4_000), |_, _| false);
     n.p.sent.clear();
     for i in 0..4u8 {
         n.proxy.from_server(Micros(5_000), &[i; 30], &mut n.p);
@@ -309,4 +311,28 @@ fn the_standby_figures_come_from_its_probes_and_prior() {
     let mut d = Pair::new(MultipathMode::Always, true);
     d.edge.set_path_loss_prior(1, Some(0));
     assert_eq!(d.edge.standby_figures(Micros(0)), None);
+}
+
+#[test]
+fn the_paths_are_unsettled_while_a_failover_may_still_be_undone() {
+    let mut n = Pair::new(MultipathMode::Off, true);
+    assert!(n.edge.paths_settled(Micros(0)));
+    // Path 0 (through the relay) goes dark while the game sends every 10 ms.
+    let mut switched_at = None;
+    for k in 1..=20u64 {
+        let now = Micros(k * 10_000);
+        if let Ok(EdgeEvent::Switched { from: 0, to: 1, .. }) =
+            n.edge.from_game(now, &[1; 20], &mut n.e)
+        {
+            switched_at = Some(now);
+            break;
+        }
+        n.run_at(now, |to, _| to == addr(RELAY));
+    }
+    let at = switched_at.expect("failed over to path 1");
+    assert_eq!(n.edge.active_path(), 1);
+    assert!(!n.edge.paths_settled(at));
+    assert!(!n.edge.paths_settled(Micros(at.0 + 900_000)));
+    // Past the undo window the roles stand: path 1 carries the game, path 0 is the standby.
+    assert!(n.edge.paths_settled(Micros(at.0 + 1_100_000)));
 }
