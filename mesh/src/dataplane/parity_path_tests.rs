@@ -336,3 +336,32 @@ fn the_paths_are_unsettled_while_a_failover_may_still_be_undone() {
     // Past the undo window the roles stand: path 1 carries the game, path 0 is the standby.
     assert!(n.edge.paths_settled(Micros(at.0 + 1_100_000)));
 }
+
+#[test]
+fn the_standbys_extra_delay_is_half_the_difference_of_the_paths_rtts() {
+    let mut n = Pair::new(MultipathMode::Off, true);
+    n.edge.set_path_loss_prior(1, Some(0));
+    // Replies on path 0 come back 10 ms after the probes, on path 1 after 30 ms.
+    for k in 1..=60u64 {
+        let now = Micros(k * 250_000);
+        n.edge.poll(now, &mut n.e);
+        for (to, bytes) in n.e.sent.drain(..).collect::<Vec<_>>() {
+            let from = if to == addr(RELAY) { RELAY } else { EDGE };
+            let _ = n.proxy.on_packet(now, addr(from), &open(&bytes), &mut n.p);
+        }
+        for (to, bytes) in n.p.sent.drain(..).collect::<Vec<_>>() {
+            let (from, rtt) = if to == addr(RELAY) {
+                (RELAY, 10_000)
+            } else {
+                (PROXY, 30_000)
+            };
+            let at = Micros(now.0 + rtt);
+            let _ = n.edge.on_packet(at, addr(from), &open(&bytes), &mut n.e);
+        }
+    }
+    let f = n.edge.standby_figures(Micros(15_000_000)).unwrap();
+    assert_eq!(f.path, 1);
+    // The RTTs are smoothed (1/8 per sample) from the Binds' zero: within 0.1 ms after 60.
+    let ms = f.extra_delay.as_secs_f64() * 1e3;
+    assert!((9.9..=10.0).contains(&ms), "{ms}");
+}
