@@ -8,6 +8,12 @@
 //! controller decided. Invariant of its loop: at most one request per session is in flight;
 //! every reply is applied back on the actor, which alone writes FEC changes to the edge's
 //! endpoints. At a proxy it answers the edge's requests ([`crate::fec_serve`]).
+//!
+//! Cross-path parity: each round the edge's standby figures (probe loss, extra delay) go to
+//! the controller while the standby is bound and usable. Where parity travels is the edge's
+//! business alone (the proxy mirrors where the edge's repairs arrive), so a change of
+//! placement with the same scheme is applied at once without a `FecSwitch`; a change of
+//! scheme takes its placement when the proxy accepts it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,11 +27,11 @@ use lightspeed_protocol::fec::FecScheme;
 use lightspeed_protocol::{Micros, SessionId};
 
 use crate::control::{ClientPool, decode, encode};
-use crate::fec_control::FecControl;
+use crate::fec_control::{FecControl, SecondPath};
 use crate::fec_policy;
 use crate::fec_serve::{self, apply_edge_switch, with_endpoint};
 use crate::health;
-use crate::routing::adaptive_fec::FecConfig;
+use crate::routing::adaptive_fec::{FecConfig, Placement};
 use crate::session::REQUEST_TIMEOUT;
 use crate::session_view::{SessionBook, SessionRecord, log_summary, scheme_name};
 use crate::spec::{FecSetting, PeerSpec};
@@ -174,6 +180,9 @@ impl FecActor {
         let Some(st) = fec_serve::stats(&w.dp, id) else {
             return;
         };
+        let paths = fec_serve::with_edge(&w.dp, id, |s| {
+            (s.paths_settled(now), s.standby_figures(now))
+        });
         // Their data count as of answering, our deliveries now: aligned within the RTT.
         let local = w.book.update(id, |r| {
             r.local = LinkReport {
@@ -187,6 +196,17 @@ impl FecActor {
         let Some(local) = local else {
             return;
         };
+        if paths.is_some_and(|(settled, _)| !settled) {
+            // A failover that may still be undone: which path is the standby may flip back
+            // within the next packet. This round's figures stay in the book; the controller
+            // takes the next round's (its counters are cumulative, nothing is lost).
+            return;
+        }
+        let second = paths.and_then(|(_, figures)| figures).map(|f| SecondPath {
+            loss_ppm: f.loss_ppm,
+            extra_delay: f.extra_delay,
+        });
+        edge.control.set_second_path(second);
         let decided = edge.control.observe(now, &local, &remote);
         if let Some(est) = edge.control.estimate() {
             tracing::trace!(
@@ -194,6 +214,7 @@ impl FecActor {
                 loss_ppm = est.loss_ppm,
                 mean_burst = est.mean_burst,
                 pps = est.pps,
+                second_path_loss_ppm = est.second_path_loss_ppm,
                 current = %scheme_name(edge.control.current().scheme),
                 "FEC estimate"
             );
@@ -201,6 +222,20 @@ impl FecActor {
         let Some(choice) = decided else {
             return;
         };
+        let in_use = w.book.get(id).map(|r| r.fec);
+        if in_use == Some(choice.scheme) {
+            // Only the parity's path changes: the edge's own business, at once.
+            place_parity(&w.dp, id, choice.placement);
+            tracing::info!(
+                session = %id,
+                scheme = %scheme_name(choice.scheme),
+                second_path = choice.placement == Placement::SecondPath,
+                second_path_loss_ppm = edge.control.estimate().and_then(|e| e.second_path_loss_ppm),
+                predicted_residual = choice.residual,
+                "FEC parity path changed"
+            );
+            return;
+        }
         let Some(from_seq) = with_endpoint(&w.dp, id, |ep| ep.fec_switch_seq()) else {
             return;
         };
@@ -212,6 +247,8 @@ impl FecActor {
                 mean_burst = est.mean_burst,
                 pps = est.pps,
                 to = %scheme_name(choice.scheme),
+                second_path = choice.placement == Placement::SecondPath,
+                second_path_loss_ppm = est.second_path_loss_ppm,
                 predicted_residual = choice.residual,
                 "FEC switch decided"
             );
@@ -254,6 +291,8 @@ impl FecActor {
                     return;
                 }
                 edge.control.done(accepted, now);
+                let placement = edge.control.current().placement;
+                place_parity(&w.dp, id, placement);
                 w.book.fec_changed(id, accepted, now);
                 let est = edge.control.estimate();
                 tracing::info!(
@@ -261,20 +300,29 @@ impl FecActor {
                     role = "edge",
                     from = %scheme_name(in_use),
                     to = %scheme_name(accepted),
+                    second_path = placement == Placement::SecondPath,
                     loss_ppm = est.map(|e| e.loss_ppm),
                     pps = est.map(|e| e.pps),
                     "FEC scheme changed"
                 );
             }
             Ok(other) => {
-                // Refused: the proxy armed nothing, so both ends simply stay where they are.
+                // Refused: the proxy armed nothing, so both ends simply stay where they are
+                // (the controller's state for it places parity with the data).
                 edge.control.refused(in_use, now);
+                place_parity(&w.dp, id, edge.control.current().placement);
                 tracing::warn!(session = %id, answer = ?other, "FEC switch refused by the proxy");
             }
             // No answer: the proxy may have armed this switch point, so it is retried as is.
             Err(e) => tracing::debug!(session = %id, error = %e, "FEC switch unanswered; retrying"),
         }
     }
+}
+
+/// Puts edge session `id`'s FEC parity on its standby (cross-path parity) or behind the data.
+fn place_parity(dp: &DataPlane, id: SessionId, placement: Placement) {
+    let cross = placement == Placement::SecondPath;
+    let _ = fec_serve::with_edge(dp, id, |s| s.set_cross_parity(cross));
 }
 
 impl Actor for FecActor {

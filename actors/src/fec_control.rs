@@ -19,6 +19,12 @@
 //!   over the long window, the burstier direction with at least [`MIN_BURST_RUNS`] runs;
 //!   1.0 (independent loss) until then. Sequence numbers cover data and parity alike, so a
 //!   burst that takes a packet and its repair counts 2, which is what the codes face.
+//! - **second path**: the standby's loss and extra delay as the edge measures them
+//!   ([`FecControl::set_second_path`]: keepalive probes, with the planned route's loss as a
+//!   prior), while the standby is bound and could carry parity; none otherwise, and then no
+//!   cross-path scheme is considered. While parity runs on the second path, the sequence
+//!   numbers mix both paths' losses (the repairs' share `o / (1 + o)` crosses the second
+//!   path), so the primary's loss is taken back out: `p = (1 + o) · measured − o · p₂`.
 //!
 //! One switch at a time: while one is negotiated nothing new is decided. A switch whose
 //! request got no answer is retried unchanged, because the proxy may have armed its decoder
@@ -73,6 +79,15 @@ pub struct Pending {
     pub since: Micros,
 }
 
+/// The session's second path as the edge measures it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecondPath {
+    /// Its loss (ppm).
+    pub loss_ppm: u32,
+    /// How much later a packet on it arrives than one on the primary (one way).
+    pub extra_delay: Duration,
+}
+
 /// The adaptive FEC controller of one edge session.
 #[derive(Debug, Clone)]
 pub struct FecControl {
@@ -85,6 +100,10 @@ pub struct FecControl {
     pending: Option<Pending>,
     pps_hint: u32,
     estimate: Option<LossEstimate>,
+    second: Option<SecondPath>,
+    /// The last second-path figure given: the loss its repairs saw while they crossed it,
+    /// still in the window after it went.
+    last_second: Option<SecondPath>,
 }
 
 /// `scheme` as an [`AdaptiveFec`] state when it was not chosen by the core (the session's
@@ -117,6 +136,8 @@ impl FecControl {
             pending: None,
             pps_hint: hint,
             estimate: None,
+            second: None,
+            last_second: None,
         }
     }
 
@@ -133,6 +154,13 @@ impl FecControl {
     /// The latest estimate, when both directions had enough packets.
     pub fn estimate(&self) -> Option<LossEstimate> {
         self.estimate
+    }
+
+    /// The second path's figures for the next [`FecControl::observe`]: `Some` only while the
+    /// standby is bound, answering and disjoint (parity could go there), `None` otherwise.
+    pub fn set_second_path(&mut self, second: Option<SecondPath>) {
+        self.second = second;
+        self.last_second = second.or(self.last_second);
     }
 
     /// Feeds the edge's own figures (`local`) and the proxy's latest report (`remote`) at
@@ -240,12 +268,28 @@ impl FecControl {
             .map(|d| (d as f64 / secs).round().max(1.0) as u32)
             .min()
             .unwrap_or(self.pps_hint);
+        let loss_ppm = self.primary_loss(loss_ppm);
         Some(LossEstimate {
             loss_ppm,
             mean_burst: self.burst_over(span),
             pps,
-            second_path_loss_ppm: None,
+            second_path_loss_ppm: self.second.map(|s| s.loss_ppm),
+            second_path_delay: self.second.map_or(Duration::ZERO, |s| s.extra_delay),
         })
+    }
+
+    /// The primary's loss from the `measured` one (both paths' packets together) while the
+    /// scheme in use sends its parity on the second path (see the module doc). A standby that
+    /// just went still counts with its last figure: the window holds its packets.
+    fn primary_loss(&self, measured: u32) -> u32 {
+        let cur = self.adaptive.current();
+        let cross = cur.placement == Placement::SecondPath;
+        let Some(second) = self.last_second.filter(|_| cross) else {
+            return measured;
+        };
+        let o = cur.overhead.max(0.0);
+        let p = (1.0 + o) * f64::from(measured) - o * f64::from(second.loss_ppm);
+        p.clamp(0.0, 1e6) as u32
     }
 
     /// The packet rate of the latest estimate, else the hint.

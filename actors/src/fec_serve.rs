@@ -8,6 +8,7 @@
 
 use std::net::SocketAddr;
 
+use lightspeed_mesh::dataplane::edge::EdgeSession;
 use lightspeed_mesh::dataplane::endpoint::{Endpoint, EndpointStats};
 use lightspeed_mesh::dataplane::io::DataPlane;
 use lightspeed_mesh::dataplane::table::SessionState;
@@ -33,6 +34,23 @@ pub fn with_endpoint<R>(
         SessionState::Edge { session, .. } => f(&mut session.endpoint),
         SessionState::Proxy { session, .. } => f(&mut session.endpoint),
         SessionState::Relay(_) => return None,
+    };
+    entry.set_next_timer(&state);
+    Some(out)
+}
+
+/// Runs `f` on edge session `id` (its paths: the standby's figures, cross-path parity) under
+/// its lock, then refreshes the entry's timer; `None` when `id` is not an edge session here.
+pub fn with_edge<R>(
+    dp: &DataPlane,
+    id: SessionId,
+    f: impl FnOnce(&mut EdgeSession) -> R,
+) -> Option<R> {
+    let entry = dp.table.get(id)?;
+    let mut state = entry.state.lock();
+    let out = match &mut *state {
+        SessionState::Edge { session, .. } => f(session),
+        SessionState::Proxy { .. } | SessionState::Relay(_) => return None,
     };
     entry.set_next_timer(&state);
     Some(out)

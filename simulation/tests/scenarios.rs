@@ -132,6 +132,25 @@ fn without_fec_the_lossy_scenario_fails_and_names_the_expectation() {
     assert_eq!(r.overall.fec_recovered, 0);
 }
 
+#[test]
+fn without_its_standby_the_cross_path_scenario_keeps_parity_with_the_data_and_says_so() {
+    let text = std::fs::read_to_string(scenarios_dir().join("cross-path-parity.toml")).unwrap();
+    assert!(text.contains("backup_route = []\n"));
+    let sc = Scenario::from_toml(&text.replace("backup_route = []\n", "")).unwrap();
+    let r = run(&sc);
+    let failures: Vec<String> = r.failures().map(ToString::to_string).collect();
+    assert!(
+        failures.iter().any(|f| f
+            == "FAILED expect[1] cross_parity_min = 0.9 (phase \"cross-path\"): measured 0.0000"),
+        "{failures:?}"
+    );
+    // The loss is the same and FEC still repairs it, with the data (the sliding code).
+    let cross = phase(&r, "cross-path");
+    assert_eq!(cross.cross_parity, 0.0);
+    assert!(cross.fec_recovered > 50, "{cross:?}");
+    assert!(cross.fec_overhead > 0.9, "{cross:?}");
+}
+
 const TIMELINE: &str = r#"
 [scenario]
 name = "timeline"

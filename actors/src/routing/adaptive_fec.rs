@@ -23,10 +23,21 @@ use std::time::Duration;
 
 use lightspeed_protocol::fec::FecScheme;
 
-use super::fec_model::{SLIDING_CONFIGS, block_residual, duplicate_residual, sliding_prediction};
 use super::paths::ppm_to_fraction;
 
 pub use super::fec_model::binomial_tail;
+
+#[path = "adaptive_fec_options.rs"]
+mod options;
+pub use options::shape;
+use options::{better, options};
+
+/// A running session moves onto or off its second path at no more overhead only when that at
+/// least halves the predicted residual (or brings the late share within the budget): the
+/// same cut the route policy's loss rule asks of a new path, so that a second path's loss
+/// figure wandering around the primary's (it comes from a few probes a second) does not move
+/// parity back and forth.
+pub const PLACEMENT_GAIN: f64 = 0.5;
 
 /// What is known about a session's loss.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,6 +50,9 @@ pub struct LossEstimate {
     pub pps: u32,
     /// Loss on a second, disjoint path when the session has one (ppm).
     pub second_path_loss_ppm: Option<u32>,
+    /// How much later a packet sent on the second path arrives than one on the primary (one
+    /// way; zero when it is not slower). Parity there recovers that much later.
+    pub second_path_delay: Duration,
 }
 
 /// Where parity (or the copy) travels.
@@ -109,165 +123,6 @@ impl Default for FecConfig {
     }
 }
 
-/// All schemes the session could run, with predictions (not yet filtered by the target).
-fn options(est: &LossEstimate, cfg: &FecConfig, mut f: impl FnMut(FecChoice)) {
-    let p = ppm_to_fraction(est.loss_ppm);
-    let b = est.mean_burst.max(1.0);
-    let gap = Duration::from_micros(1_000_000 / u64::from(est.pps.max(1)));
-    let ms = Duration::from_millis(1);
-    let gap_us = gap.as_micros().max(1);
-    let k_max = (1 + cfg.max_recovery_delay.as_micros() / gap_us).min(15) as u8;
-    let second = est.second_path_loss_ppm.map(ppm_to_fraction);
-    let target = cfg.target_residual;
-    let mut push = |scheme,
-                    placement,
-                    deadline,
-                    overhead: f64,
-                    (residual, late): (f64, f64),
-                    recovery_gaps| {
-        f(FecChoice {
-            scheme,
-            placement,
-            deadline,
-            overhead,
-            residual,
-            recovery_gaps,
-            meets_target: residual <= target,
-            late,
-        });
-    };
-    push(
-        FecScheme::Off,
-        Placement::SamePath,
-        gap + ms,
-        0.0,
-        (p, 0.0),
-        0,
-    );
-    let dup_same = duplicate_residual(p, b, Placement::SamePath, 0.0);
-    push(
-        FecScheme::Duplicate,
-        Placement::SamePath,
-        gap + ms,
-        1.0,
-        (dup_same, 0.0),
-        0,
-    );
-    if let Some(p2) = second {
-        let dup_second = duplicate_residual(p, b, Placement::SecondPath, p2);
-        push(
-            FecScheme::Duplicate,
-            Placement::SecondPath,
-            gap + ms,
-            1.0,
-            (dup_second, 0.0),
-            0,
-        );
-    }
-    for k in 2..=k_max {
-        let deadline = gap.saturating_mul(u32::from(k - 1)) + ms;
-        for m in 1..=k {
-            let scheme = if m == 1 {
-                FecScheme::Xor { k }
-            } else {
-                FecScheme::ReedSolomon { k, m }
-            };
-            let (overhead, gaps) = shape(scheme);
-            // Members 0..=k-3 of a group wait two gaps or more for its end.
-            let late = p * f64::from(k.saturating_sub(2)) / f64::from(k);
-            let same = block_residual(p, k, m, b, None);
-            push(
-                scheme,
-                Placement::SamePath,
-                deadline,
-                overhead,
-                (same, late),
-                gaps,
-            );
-            if second.is_some() {
-                let cross = block_residual(p, k, m, b, second);
-                push(
-                    scheme,
-                    Placement::SecondPath,
-                    deadline,
-                    overhead,
-                    (cross, late),
-                    gaps,
-                );
-            }
-        }
-    }
-    for (window, repairs, interval) in SLIDING_CONFIGS {
-        if let Some(pred) = sliding_prediction(window, repairs, interval, p, b) {
-            let scheme = FecScheme::Sliding {
-                window,
-                repairs,
-                interval,
-            };
-            let (overhead, gaps) = shape(scheme);
-            let late = p * pred.late;
-            push(
-                scheme,
-                Placement::SamePath,
-                gap + ms,
-                overhead,
-                (pred.residual, late),
-                gaps,
-            );
-        }
-    }
-}
-
-/// A scheme's parity overhead (parity packets per data packet) and the packet gaps its
-/// slowest recovery waits for: what follows from its shape alone, whatever the loss.
-pub fn shape(scheme: FecScheme) -> (f64, u32) {
-    match scheme {
-        FecScheme::Off => (0.0, 0),
-        FecScheme::Duplicate => (1.0, 0),
-        FecScheme::Xor { k } => (1.0 / f64::from(k.max(1)), u32::from(k.max(1)) - 1),
-        FecScheme::ReedSolomon { k, m } => {
-            (f64::from(m) / f64::from(k.max(1)), u32::from(k.max(1)) - 1)
-        }
-        FecScheme::Sliding {
-            repairs, interval, ..
-        } => (f64::from(repairs) / f64::from(interval.max(1)), 1),
-        _ => (1.0, 1),
-    }
-}
-
-fn code_size(s: FecScheme) -> u8 {
-    match s {
-        FecScheme::Xor { k } | FecScheme::ReedSolomon { k, .. } => k,
-        FecScheme::Sliding { window, .. } => window,
-        _ => 1,
-    }
-}
-
-/// True when `a` ranks before `b` among schemes that meet the target.
-fn better(a: &FecChoice, b: &FecChoice, cfg: &FecConfig) -> bool {
-    let target = cfg.target_residual;
-    let (a_late, b_late) = (a.late > cfg.max_late, b.late > cfg.max_late);
-    // Beyond the budget the tail is long whichever is taken; the residual decides then.
-    if a_late != b_late {
-        return b_late;
-    }
-    let key = |c: &FecChoice| {
-        (
-            c.residual > target / 10.0,
-            c.recovery_gaps,
-            code_size(c.scheme),
-        )
-    };
-    match a.overhead.total_cmp(&b.overhead) {
-        std::cmp::Ordering::Less => true,
-        std::cmp::Ordering::Greater => false,
-        std::cmp::Ordering::Equal => match key(a).cmp(&key(b)) {
-            std::cmp::Ordering::Equal => a.residual < b.residual,
-            o => o.is_lt(),
-        },
-    }
-}
-
 /// The scheme for `est` (see the module doc). `allow_off` false leaves FEC on whatever the
 /// loss (the hysteresis band of [`AdaptiveFec`]).
 pub fn choose(est: &LossEstimate, cfg: &FecConfig, allow_off: bool) -> FecChoice {
@@ -305,10 +160,21 @@ pub fn predict(
     est: &LossEstimate,
     cfg: &FecConfig,
 ) -> Option<f64> {
+    find(scheme, placement, est, cfg).map(|c| c.residual)
+}
+
+/// `scheme` placed as `placement` with its prediction under `est`, `None` when it cannot run
+/// here (see [`predict`]).
+pub fn find(
+    scheme: FecScheme,
+    placement: Placement,
+    est: &LossEstimate,
+    cfg: &FecConfig,
+) -> Option<FecChoice> {
     let mut found = None;
     options(est, cfg, |c| {
         if c.scheme == scheme && c.placement == placement {
-            found = Some(c.residual);
+            found = Some(c);
         }
     });
     found
@@ -317,7 +183,13 @@ pub fn predict(
 /// The per-session FEC policy with hysteresis: FEC goes on as soon as loss exceeds the
 /// target and off only at or below `off_loss_ppm`; protection is raised at once and lowered
 /// only when a cheaper scheme would meet the target at `relax_factor` × the loss, at most
-/// once per `min_hold`.
+/// once per `min_hold`. Otherwise the session moves onto (or off) its second path, towards
+/// the best choice, when that costs no more and either predicts at most [`PLACEMENT_GAIN`]
+/// of the residual (more protection: at once) or brings the late share within the budget
+/// (after `min_hold`): without that, a session whose second path became known after its
+/// scheme settled (its probe figure needs a few seconds) would never use it. A second path
+/// that is gone (or too slow) leaves a scheme placed there without a prediction, which
+/// raises at once.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdaptiveFec {
     cfg: FecConfig,
@@ -381,9 +253,39 @@ impl AdaptiveFec {
                 )
             }
         };
-        let next = next.filter(|n| n.scheme != cur.scheme || n.placement != cur.placement)?;
+        let next = next
+            .filter(|n| n.scheme != cur.scheme || n.placement != cur.placement)
+            .or_else(|| self.placement_move(est, held))?;
         self.current = next;
         self.changed_at = now;
         Some(next)
+    }
+
+    /// A move onto or off the second path that pays, at no more overhead (see the type's
+    /// doc): the best choice now, when it or the scheme in use has its parity on the second
+    /// path, costs no more, meets the target, and either at least halves the predicted
+    /// residual without being later (more protection: at once) or brings the late share
+    /// within the budget (only once the last change is `held` long enough).
+    fn placement_move(&self, est: &LossEstimate, held: bool) -> Option<FecChoice> {
+        let cur = self.current;
+        if cur.scheme == FecScheme::Off {
+            return None;
+        }
+        let here = find(cur.scheme, cur.placement, est, &self.cfg)?;
+        let best = choose(est, &self.cfg, false);
+        let second = |c: &FecChoice| c.placement == Placement::SecondPath;
+        if (best.scheme, best.placement) == (cur.scheme, cur.placement)
+            || !(second(&best) || second(&cur))
+            || !best.meets_target
+            || best.overhead > here.overhead
+        {
+            return None;
+        }
+        let budget = self.cfg.max_late;
+        let timelier = here.late > budget && best.late <= budget;
+        let safer = best.residual < here.residual
+            && best.residual <= here.residual * PLACEMENT_GAIN
+            && best.late <= budget.max(here.late);
+        (safer || (timelier && held)).then_some(best)
     }
 }

@@ -12,6 +12,7 @@ fn est(loss_ppm: u32, pps: u32) -> LossEstimate {
         mean_burst: 1.0,
         pps,
         second_path_loss_ppm: None,
+        second_path_delay: Duration::ZERO,
     }
 }
 
@@ -266,4 +267,155 @@ fn bursty_loss_keeps_the_sliding_code() {
     assert_eq!(c.scheme, FecScheme::ReedSolomon { k: 4, m: 3 });
     let real = predict(c.scheme, c.placement, &bursty(50_000, 2.0), &cfg).unwrap();
     assert!(real > 5e-3, "{real}");
+}
+
+fn with_second(e: LossEstimate, p2: u32, delay_ms: u64) -> LossEstimate {
+    LossEstimate {
+        second_path_loss_ppm: Some(p2),
+        second_path_delay: Duration::from_millis(delay_ms),
+        ..e
+    }
+}
+
+#[test]
+fn a_second_paths_extra_delay_caps_its_codes_and_too_slow_a_path_is_not_used() {
+    let cfg = FecConfig::default();
+    let xor4 = FecScheme::Xor { k: 4 };
+    // 1 % independent loss, a clean second path 2 ms slower one way: XOR k = 4 with its
+    // parity there, 2.97e-4 against 3.94e-4 behind the data, same 25 %.
+    let c = choose(&with_second(est(10_000, 64), 0, 2), &cfg, true);
+    assert_eq!((c.scheme, c.placement), (xor4, Placement::SecondPath));
+    assert!(close(c.residual, 2.9701e-4) && c.overhead == 0.25);
+    assert_eq!(c.recovery_gaps, 3);
+    // 10 ms slower: three gaps + 10 ms > 50 ms, so k ≤ 3 there; k = 4 stays with the data.
+    let slow = with_second(est(10_000, 64), 0, 10);
+    assert_eq!(predict(xor4, Placement::SecondPath, &slow, &cfg), None);
+    let x3 = find(FecScheme::Xor { k: 3 }, Placement::SecondPath, &slow, &cfg).unwrap();
+    // The first member waits two gaps + 10 ms, the second one gap + 10 ms (25.6 ms, under
+    // two gaps): one late member in three, and the delay rounds to one more gap.
+    assert_eq!(x3.recovery_gaps, 3);
+    assert!(close(x3.late, 0.01 / 3.0));
+    let c = choose(&slow, &cfg, true);
+    assert_eq!((c.scheme, c.placement), (xor4, Placement::SamePath));
+
+    // 5 % in bursts of 2, clean second path: a copy there (the FEC's repair is the packet
+    // itself) is never lost with the original: residual 0, nothing late. Without the second
+    // path, W8 at 3.5e-5 but 1.8 % of packets late.
+    let b = bursty(50_000, 2.0);
+    let c = choose(&b, &cfg, true);
+    assert_eq!(
+        c.scheme,
+        FecScheme::Sliding {
+            window: 8,
+            repairs: 1,
+            interval: 1
+        }
+    );
+    assert!(close(c.late, 0.018));
+    let c = choose(&with_second(b, 0, 2), &cfg, true);
+    assert_eq!(
+        (c.scheme, c.placement, c.residual, c.late),
+        (FecScheme::Duplicate, Placement::SecondPath, 0.0, 0.0)
+    );
+    // 40 ms slower: every copy that rebuilds a packet is 2.56 gaps late, over the budget
+    // like W8, and W8 recovers sooner; 60 ms (beyond the 50 ms a recovery may take): the
+    // second path is not offered at all.
+    let late = with_second(b, 0, 40);
+    let dup2 = find(FecScheme::Duplicate, Placement::SecondPath, &late, &cfg).unwrap();
+    assert_eq!((dup2.late, dup2.recovery_gaps), (0.05, 3));
+    assert_eq!(choose(&late, &cfg, true).placement, Placement::SamePath);
+    let too_late = with_second(b, 0, 60);
+    assert_eq!(
+        predict(FecScheme::Duplicate, Placement::SecondPath, &too_late, &cfg),
+        None
+    );
+    assert_eq!(choose(&too_late, &cfg, true), choose(&b, &cfg, true));
+}
+
+#[test]
+fn a_running_session_moves_to_its_second_path_when_it_pays_and_back() {
+    let cfg = FecConfig::default();
+    let s = |secs: u64| Micros(secs * 1_000_000);
+    let w8 = FecScheme::Sliding {
+        window: 8,
+        repairs: 1,
+        interval: 1,
+    };
+    let start = choose(&bursty(10_000, 1.0), &cfg, false);
+    let mut a = AdaptiveFec::new(
+        cfg,
+        FecChoice {
+            scheme: W4,
+            ..start
+        },
+        s(0),
+    );
+    // 5 % in bursts of 2 on the primary, the standby not measured yet: W4 (9.7e-4 measured)
+    // still meets the target, nothing cheaper does: it stays.
+    let lossy = bursty(50_000, 2.0);
+    assert_eq!(a.update(s(1), &lossy), None);
+    assert_eq!(a.update(s(6), &lossy), None);
+    // The standby's figure arrives (clean, 2 ms slower): a copy on it is within the latency
+    // budget (W4 holds 1.75 % of packets two gaps or more), at the same overhead.
+    let two = with_second(lossy, 0, 2);
+    let c = a.update(s(7), &two).expect("moves to the second path");
+    assert_eq!(
+        (c.scheme, c.placement),
+        (FecScheme::Duplicate, Placement::SecondPath)
+    );
+    assert_eq!(a.update(s(8), &two), None);
+    // The standby turns lossy (4 %): copies there miss the target (2e-3): at once, back to
+    // the data's path.
+    let c = a
+        .update(s(9), &with_second(lossy, 40_000, 2))
+        .expect("raised");
+    assert_eq!((c.scheme, c.placement), (w8, Placement::SamePath));
+    // At 0.5 % the copies there predict 2.5e-4, more than W8's 3.5e-5 but within the latency
+    // budget: a move for timeliness, so only after the 5 s hold.
+    let fair = with_second(lossy, 5_000, 2);
+    assert_eq!(choose(&fair, &cfg, false).placement, Placement::SecondPath);
+    assert_eq!(a.update(s(10), &fair), None);
+    let c = a.update(s(14), &fair).expect("moves after the hold");
+    assert_eq!(
+        (c.scheme, c.placement),
+        (FecScheme::Duplicate, Placement::SecondPath)
+    );
+    // The standby goes away: the copies have no prediction, so protection is chosen again
+    // at once, with the data.
+    let c = a.update(s(15), &lossy).expect("standby gone");
+    assert_eq!((c.scheme, c.placement), (w8, Placement::SamePath));
+    // Back and clean: the copies there lose nothing (W8: 3.5e-5), more protection at the
+    // same overhead, so at once.
+    let c = a.update(s(16), &two).expect("more protection at once");
+    assert_eq!(
+        (c.scheme, c.placement),
+        (FecScheme::Duplicate, Placement::SecondPath)
+    );
+}
+
+#[test]
+fn parity_moves_to_an_equally_costly_second_path_only_when_that_halves_the_residual() {
+    let cfg = FecConfig::default();
+    let s = |secs: u64| Micros(secs * 1_000_000);
+    let xor4 = FecScheme::Xor { k: 4 };
+    let one = est(10_000, 64);
+    let same = choose(&one, &cfg, false);
+    assert_eq!((same.scheme, same.placement), (xor4, Placement::SamePath));
+    let mut a = AdaptiveFec::new(cfg, same, s(0));
+    // 1 % independent: XOR k = 4 with parity on a clean second path predicts 2.97e-4 against
+    // 3.94e-4: a new choice would place it there, a running one is not moved for that.
+    let two = with_second(one, 0, 0);
+    assert_eq!(choose(&two, &cfg, false).placement, Placement::SecondPath);
+    assert_eq!(a.update(s(10), &two), None);
+    // Started there, it stays there while the second path is no worse than the primary…
+    let mut a = AdaptiveFec::new(cfg, choose(&two, &cfg, false), s(0));
+    assert_eq!(a.update(s(10), &with_second(one, 10_000, 0)), None);
+    // …and comes back when the data's path halves the residual (second path at 3 %:
+    // 5.9e-4 there against 3.9e-4 with the data is not half; at 9 %: 1.2e-3 misses the target
+    // and protection is raised at once).
+    assert_eq!(a.update(s(20), &with_second(one, 30_000, 0)), None);
+    let c = a
+        .update(s(21), &with_second(one, 90_000, 0))
+        .expect("raised");
+    assert_eq!((c.scheme, c.placement), (xor4, Placement::SamePath));
 }

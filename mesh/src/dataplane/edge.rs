@@ -129,6 +129,11 @@ pub struct EdgeSession {
     failover_to: Option<usize>,
     /// The path the last failover left and when, while it may still be undone.
     undo: Option<(usize, Micros)>,
+    /// Cross-path parity chosen at run time by the adaptive FEC (see
+    /// [`EdgeSession::set_cross_parity`]), besides the operator's `multipath = "parity"`.
+    cross_parity: bool,
+    /// Parity packets sent on the standby path (cross-path parity, either cause).
+    parity_on_standby: u64,
 }
 
 fn other(p: usize) -> usize {
@@ -162,6 +167,8 @@ impl EdgeSession {
             clock: FailoverClock::default(),
             failover_to: None,
             undo: None,
+            cross_parity: false,
+            parity_on_standby: 0,
         }
     }
 
@@ -265,10 +272,12 @@ impl EdgeSession {
         Ok(event)
     }
 
-    /// Where FEC parity goes: the usable standby under cross-path parity, else with the data.
+    /// Where FEC parity goes: the usable standby under cross-path parity (the operator's
+    /// `multipath = "parity"` or the adaptive FEC's choice), else with the data. A standby
+    /// that is unbound, silent or dead puts parity back behind the data at once.
     fn parity_route(&self, now: Micros) -> Option<(SocketAddr, u8)> {
         let b = other(self.active);
-        (self.timing.multipath.mode == MultipathMode::Parity)
+        (self.timing.multipath.mode == MultipathMode::Parity || self.cross_parity)
             .then(|| {
                 self.slot(b)
                     .filter(|s| s.usable(now))
@@ -286,7 +295,9 @@ impl EdgeSession {
         let dup_to = dup
             .then(|| self.slot(b).map(|s| (s.hop, b as u8)))
             .flatten();
+        let parity_before = self.endpoint.stats().parity_sent;
         self.endpoint.send_data_dup(now, payload, dup_to, out);
+        self.count_parity(route.is_some(), parity_before);
         let fallback = self.timing.keepalive;
         if let Some(s) = self.slot_mut(a) {
             s.live.on_sent_at(now, s.rtt(fallback));
@@ -402,6 +413,7 @@ impl EdgeSession {
             self.endpoint.set_route(s.hop, p as u8);
             if s.bound {
                 self.endpoint.send_probe(now, out);
+                s.probes.on_sent(now);
                 let rtt = s.rtt(keepalive);
                 s.live.on_sent_at(now, rtt);
                 s.next_probe = now + keepalive;
@@ -423,7 +435,9 @@ impl EdgeSession {
     pub fn poll(&mut self, now: Micros, out: &mut impl EndpointOutput) -> EdgeEvent {
         let route = self.parity_route(now);
         self.endpoint.set_parity_route(route);
+        let parity_before = self.endpoint.stats().parity_sent;
         self.endpoint.poll_timers(now, out);
+        self.count_parity(route.is_some(), parity_before);
         self.probe_due(now, out);
         if !self.is_bound() {
             return EdgeEvent::None;
@@ -463,6 +477,10 @@ impl EdgeSession {
 #[path = "edge_failover.rs"]
 mod failover;
 use failover::PathSlot;
+pub use failover::{PROBE_TIMEOUT, StandbyFigures};
+
+#[path = "probe_loss.rs"]
+pub mod probe_loss;
 
 #[cfg(test)]
 #[path = "roles_tests.rs"]

@@ -1,6 +1,7 @@
 //! The failover half of [`super::EdgeSession`] (pure): per-path state, the switch to the
-//! standby when the active path falls silent, undoing a switch the old path disproves, and
-//! the inputs of the adaptive duplicate gate.
+//! standby when the active path falls silent, undoing a switch the old path disproves, the
+//! inputs of the adaptive duplicate gate, and what the adaptive FEC reads of the standby (its
+//! probe loss and extra delay) and sets on it (cross-path parity).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,8 +10,28 @@ use lightspeed_protocol::Micros;
 use lightspeed_protocol::header::ProbeReplyBody;
 use lightspeed_protocol::time::rtt_from_echo;
 
+use super::probe_loss::ProbeLoss;
 use super::{EdgeEvent, EdgeSession, UNDO_WINDOW, other};
 use crate::dataplane::liveness::{Liveness, LivenessConfig, PathLiveness};
+use crate::dataplane::multipath::MultipathMode;
+
+/// A keepalive probe unanswered for this long, or three of the path's RTTs if longer, counts
+/// as lost: a reply is never that late on a live path, and a figure that waited longer would
+/// lag the path by more than the FEC's one-second round.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What the adaptive FEC reads of a session's standby path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StandbyFigures {
+    /// The standby's path id.
+    pub path: u8,
+    /// Its loss from keepalive probes (round trip), blended with its prior when one was set
+    /// ([`ProbeLoss::loss_ppm`]).
+    pub loss_ppm: u32,
+    /// How much later a packet sent on it arrives than one on the active path: half the
+    /// difference of their smoothed RTTs, zero when it is the faster one.
+    pub extra_delay: Duration,
+}
 
 /// One path of a session at its edge.
 #[derive(Debug)]
@@ -25,6 +46,11 @@ pub(super) struct PathSlot {
     pub(super) dead: bool,
     pub(super) srtt: Option<Duration>,
     pub(super) min_rtt: Option<Duration>,
+    /// Keepalive probes sent on this path and whether they were answered.
+    pub(super) probes: ProbeLoss,
+    /// The path's planned loss (ppm, e.g. its route's composed link loss), the prior of
+    /// its probe figure.
+    pub(super) loss_prior: Option<u32>,
 }
 
 impl PathSlot {
@@ -44,6 +70,8 @@ impl PathSlot {
             dead: false,
             srtt: None,
             min_rtt: None,
+            probes: ProbeLoss::default(),
+            loss_prior: None,
         }
     }
 
@@ -167,6 +195,7 @@ impl EdgeSession {
         let rtt = rtt_from_echo(now, body.echo_timestamp, body.hold_us);
         if let Some(s) = self.slot_mut(p) {
             s.rtt_sample(rtt);
+            s.probes.on_reply(body.echo_timestamp);
         }
         if p == self.active {
             self.update_gate(now);
@@ -199,5 +228,87 @@ impl EdgeSession {
             return;
         };
         self.gate.update(now, self.loss_ppm, rtt, base);
+    }
+}
+
+impl EdgeSession {
+    /// Loss of path `id` (ppm) from its keepalive probes, blended with its prior
+    /// ([`EdgeSession::set_path_loss_prior`]); `None` for an unknown path, or without a prior
+    /// until enough probes settled ([`super::probe_loss::MIN_PROBES`]).
+    pub fn path_loss_ppm(&self, id: u8, now: Micros) -> Option<u32> {
+        let s = self.slot(usize::from(id))?;
+        let timeout = PROBE_TIMEOUT.max(s.rtt(PROBE_TIMEOUT) * 3);
+        s.probes.loss_ppm(now, timeout, s.loss_prior)
+    }
+
+    /// Sets the planned loss of path `id` (ppm; `None` forgets it), the prior its probe
+    /// figure starts from. A path set up again ([`EdgeSession::set_standby`]) starts with
+    /// none. False for an unknown path.
+    pub fn set_path_loss_prior(&mut self, id: u8, ppm: Option<u32>) -> bool {
+        match self.slot_mut(usize::from(id)) {
+            Some(s) => {
+                s.loss_prior = ppm;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the paths' roles are settled: no failover that may still be undone. Within
+    /// [`UNDO_WINDOW`] of a failover the game may be back on its old path with the next
+    /// packet, so the active path and the standby may swap back at any moment; the adaptive
+    /// FEC sits such a moment out rather than judge the standby by the other path's figures.
+    pub fn paths_settled(&self, now: Micros) -> bool {
+        self.undo
+            .is_none_or(|(_, at)| now.saturating_since(at) > UNDO_WINDOW)
+    }
+
+    /// The standby's figures for the adaptive FEC, while parity could go there: it is bound
+    /// and answering, has a loss figure, and is not already carrying copies of the game
+    /// (`multipath = "duplicate"`/`"adaptive"`, whose measured loss is both paths' together).
+    pub fn standby_figures(&self, now: Micros) -> Option<StandbyFigures> {
+        let mode = self.timing.multipath.mode;
+        if mode == MultipathMode::Always || mode == MultipathMode::Adaptive {
+            return None;
+        }
+        let b = other(self.active);
+        let s = self.slot(b).filter(|s| s.usable(now))?;
+        let loss_ppm = self.path_loss_ppm(b as u8, now)?;
+        let active = self.slot(self.active).and_then(|a| a.srtt);
+        let extra_delay = match (s.srtt, active) {
+            (Some(sb), Some(sa)) => sb.saturating_sub(sa) / 2,
+            _ => Duration::ZERO,
+        };
+        Some(StandbyFigures {
+            path: b as u8,
+            loss_ppm,
+            extra_delay,
+        })
+    }
+
+    /// Turns cross-path parity on or off at run time (the adaptive FEC's choice): FEC repairs
+    /// go on the standby while it is usable, else behind the data as before. The operator's
+    /// `multipath = "parity"` keeps it on whatever this says.
+    pub fn set_cross_parity(&mut self, on: bool) {
+        self.cross_parity = on;
+    }
+
+    /// Whether the adaptive FEC asked for cross-path parity.
+    pub fn cross_parity(&self) -> bool {
+        self.cross_parity
+    }
+
+    /// Parity packets sent on the standby so far (cross-path parity, either cause).
+    pub fn parity_on_standby(&self) -> u64 {
+        self.parity_on_standby
+    }
+
+    /// Counts the parity the endpoint sent since it had sent `before`, when it went to the
+    /// standby (`cross`).
+    pub(super) fn count_parity(&mut self, cross: bool, before: u64) {
+        if cross {
+            let sent = self.endpoint.stats().parity_sent.saturating_sub(before);
+            self.parity_on_standby = self.parity_on_standby.saturating_add(sent);
+        }
     }
 }

@@ -179,7 +179,9 @@ impl ProxySession {
     }
 
     /// Mirrors the edge's cross-path parity: repairs go on the other path while the edge's
-    /// repairs arrive there and not on the primary.
+    /// latest repairs arrived there (within [`PARITY_WINDOW`]). The latest, not "none on the
+    /// primary for a second": the edge's adaptive FEC moves its repairs at once, and a
+    /// second of downstream repairs left behind the data is a second unprotected from bursts.
     fn route_parity(&mut self, now: Micros) {
         let recent = |t: Option<&Option<Micros>>| {
             t.copied()
@@ -187,7 +189,8 @@ impl ProxySession {
                 .is_some_and(|t| now.saturating_since(t) <= PARITY_WINDOW)
         };
         let b = other(self.primary);
-        let cross = recent(self.last_parity.get(b)) && !recent(self.last_parity.get(self.primary));
+        let at = |p: usize| self.last_parity.get(p).copied().flatten();
+        let cross = recent(self.last_parity.get(b)) && at(b) > at(self.primary);
         let route = self
             .downstream(b as u8)
             .filter(|_| cross)

@@ -194,6 +194,7 @@ pub(super) struct ExpectEntry {
     pub(super) link_loss_min: Option<f64>,
     pub(super) link_loss_max: Option<f64>,
     pub(super) fec_recovered_min: Option<u64>,
+    pub(super) cross_parity_min: Option<f64>,
     pub(super) max_gap_max_ms: Option<f64>,
     pub(super) failover_max_ms: Option<f64>,
     pub(super) path: Option<Vec<String>>,

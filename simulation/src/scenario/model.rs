@@ -309,6 +309,9 @@ pub enum Metric {
     Path,
     /// Path changes of the game's sessions at the edge (chosen moves and failovers).
     Switches,
+    /// Share of the edge's FEC parity sent on its sessions' standby path (cross-path
+    /// parity), 0 when the edge sent none.
+    CrossParity,
     /// Members each observer lists as alive at the end of the phase (itself included).
     MembersAlive,
     /// Members each observer lists as suspect at the end of the phase.

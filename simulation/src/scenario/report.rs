@@ -107,6 +107,9 @@ pub struct PhaseStats {
     pub fec_recovered: u64,
     /// Parity packets per data packet sent by the edge and the proxy.
     pub fec_overhead: f64,
+    /// Share of the edge's parity sent on its standby path (cross-path parity), 0 when it
+    /// sent none.
+    pub cross_parity: f64,
     /// Path changes of the game's sessions at the edge in the phase (chosen moves and
     /// failovers).
     pub path_switches: u64,
@@ -332,6 +335,15 @@ pub(super) fn phase_stats(
         } else {
             delta(after.fec.parity, before.fec.parity) as f64 / fec_data as f64
         },
+        cross_parity: {
+            let edge = delta(after.fec.edge_parity, before.fec.edge_parity);
+            let cross = delta(after.fec.cross_parity, before.fec.cross_parity);
+            if edge == 0 {
+                0.0
+            } else {
+                cross as f64 / edge as f64
+            }
+        },
         path_switches: delta(after.fec.switches, before.fec.switches),
         path: walk(&sc.game.edge, &sc.game.proxy, &carried),
         members: after.views.iter().map(View::counts).collect(),
@@ -405,6 +417,7 @@ pub(super) fn check(e: &Expect, phases: &[PhaseStats], overall: &PhaseStats) -> 
         Metric::MaxGap => stats.max_gap_ms,
         Metric::Failover => stats.failover_ms,
         Metric::Switches => stats.path_switches as f64,
+        Metric::CrossParity => stats.cross_parity,
         _ => f64::NAN,
     };
     let no_echo = stats.received == 0

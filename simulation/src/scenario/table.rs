@@ -100,9 +100,17 @@ pub fn render_table(r: &Report) -> String {
         };
         let _ = writeln!(
             out,
-            "  path in use, {}: {path}; FEC overhead {:.0} %",
+            "  path in use, {}: {path}; FEC overhead {:.0} %{}",
             p.name,
-            p.fec_overhead * 100.0
+            p.fec_overhead * 100.0,
+            if p.cross_parity > 0.0 {
+                format!(
+                    ", {:.0} % of the edge's parity on its standby",
+                    p.cross_parity * 100.0
+                )
+            } else {
+                String::new()
+            }
         );
     }
     members(&mut out, r);

@@ -341,6 +341,8 @@ fn phase_figures_come_from_samples_and_counter_deltas() {
             deduplicated: 3,
             switches: 1,
             server_rtt_us: Some(21_500),
+            edge_parity: 6,
+            cross_parity: 3,
         },
         views: Vec::new(),
     };
@@ -369,6 +371,7 @@ fn phase_figures_come_from_samples_and_counter_deltas() {
     assert_eq!(s.data_lost_on_links, 2);
     assert_eq!(s.fec_recovered, 2);
     assert_eq!(s.fec_overhead, 0.5);
+    assert_eq!(s.cross_parity, 0.5);
     assert_eq!(s.path, ["edge", "relay", "proxy"]);
     // The first phase has no event: from the first loss (sent at 30 ms) to the first
     // delivery after it, packet 5, sent at 50 ms with a 25 ms RTT: at the server at 62.5 ms.
@@ -450,6 +453,7 @@ fn tiny_report() -> Report {
         data_lost_on_links: 0,
         fec_recovered: 0,
         fec_overhead: 1.0,
+        cross_parity: 0.0,
         path_switches: 0,
         path: vec!["edge".into(), "proxy".into()],
         members: Vec::new(),

@@ -240,6 +240,12 @@ pub(super) fn expect(i: usize, e: &ExpectEntry, ctx: &ExpectContext<'_>) -> Resu
             e.fec_recovered_min.map(|v| v as f64),
             false,
         ),
+        (
+            "cross_parity_min",
+            Metric::CrossParity,
+            e.cross_parity_min,
+            false,
+        ),
         ("max_gap_max_ms", Metric::MaxGap, e.max_gap_max_ms, true),
         ("failover_max_ms", Metric::Failover, e.failover_max_ms, true),
         (

@@ -25,6 +25,7 @@ use lightspeed_actors::spec::{
     TlsSpec,
 };
 use lightspeed_mesh::Role;
+use lightspeed_mesh::dataplane::table::SessionState;
 use lightspeed_mesh::dataplane::{Counters, DropReason};
 use lightspeed_mesh::identity::{Identity, MeshCa};
 use lightspeed_mesh::policy::DestinationPolicy;
@@ -62,6 +63,10 @@ pub(super) struct FecTotals {
     pub(super) switches: u64,
     /// The proxy sessions' server leg, µs (mean over those that measured one).
     pub(super) server_rtt_us: Option<u64>,
+    /// Parity the edge's sessions sent.
+    pub(super) edge_parity: u64,
+    /// Of that, parity sent on a standby path (cross-path parity).
+    pub(super) cross_parity: u64,
 }
 
 /// Everything started for a run.
@@ -396,12 +401,20 @@ impl World {
                 t.parity += s.stats.parity_sent;
                 t.recovered += s.stats.recovered;
                 t.duplicates += s.stats.duplicates_sent;
+                if s.role == "edge" {
+                    t.edge_parity += s.stats.parity_sent;
+                }
                 if s.role == "proxy" && s.stats.server_rtt_us > 0 {
                     leg_sum += s.stats.server_rtt_us;
                     legs += 1;
                 }
             }
             t.deduplicated += h.dp.counters.drops(DropReason::Deduplicated);
+            for e in h.dp.table.entries() {
+                if let SessionState::Edge { session, .. } = &*e.state.lock() {
+                    t.cross_parity += session.parity_on_standby();
+                }
+            }
             if n.spec.name == self.edge {
                 t.switches += h.book.totals().path_switches;
             }
