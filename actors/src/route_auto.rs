@@ -329,6 +329,7 @@ impl AutoRouter {
                 slot: standby as u8,
                 path,
                 activate: true,
+                loss_prior_ppm: Some(primary.candidate.metrics.loss_ppm),
             });
             return;
         }
@@ -353,6 +354,7 @@ impl AutoRouter {
                 slot: standby as u8,
                 path: Some(route_path(&s.proxy, next)),
                 activate: false,
+                loss_prior_ppm: Some(next.candidate.metrics.loss_ppm),
             });
         }
     }
@@ -502,6 +504,9 @@ pub struct MovePath {
     pub path: Option<Path>,
     /// Make it the active path once bound.
     pub activate: bool,
+    /// The planned path's compound loss (ppm) from the topology: the edge's prior for the
+    /// path's loss until its own probes outweigh it (cross-path FEC needs a figure at once).
+    pub loss_prior_ppm: Option<u32>,
 }
 
 /// Session actor → route actor: how a [`MovePath`] ended.

@@ -47,6 +47,7 @@ impl Handler<MovePath> for SessionActor {
             slot,
             path,
             activate,
+            loss_prior_ppm,
         } = msg;
         let Some(path) = path else {
             // The slot already holds the path: switch at once.
@@ -78,7 +79,13 @@ impl Handler<MovePath> for SessionActor {
         };
         ctx.spawn(request.into_actor(self).map(move |res, act, _ctx| {
             let bound = match res {
-                Ok(()) => act.dp.set_standby(session, slot, first_hop),
+                Ok(()) => {
+                    let bound = act.dp.set_standby(session, slot, first_hop);
+                    if bound {
+                        act.dp.set_path_loss_prior(session, slot, loss_prior_ppm);
+                    }
+                    bound
+                }
                 Err(e) => {
                     tracing::warn!(session = %session, slot, error = %e, "path set-up failed");
                     false

@@ -313,6 +313,20 @@ impl DataPlane {
             .insert(Entry::new(id, key, SessionState::Relay(relay)))
     }
 
+    /// Sets the topology's loss figure for path `path` of edge session `id` as the prior of
+    /// its probe loss (`EdgeSession::set_path_loss_prior`). False when there is no such edge
+    /// session or path.
+    pub fn set_path_loss_prior(&self, id: SessionId, path: u8, ppm: Option<u32>) -> bool {
+        let Some(entry) = self.table.get(id) else {
+            return false;
+        };
+        let mut state = entry.state.lock();
+        match &mut *state {
+            SessionState::Edge { session, .. } => session.set_path_loss_prior(path, ppm),
+            _ => false,
+        }
+    }
+
     /// Gives an edge session a standby path `path` through `first_hop`; it binds at once.
     /// False when the session is not an edge session here or `path` is its active path.
     pub fn set_standby(&self, id: SessionId, path: u8, first_hop: SocketAddr) -> bool {
